@@ -1,0 +1,54 @@
+// The agent's own settings, by conf section. Env names derive from section and key:
+// [http] listen -> ENV_HTTP_LISTEN, [log] level -> ENV_LOG_LEVEL.
+import { opt, type Schema } from "./options.ts";
+
+function checkListen(v: string): string | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) > 65535) return `expected "host:port" (e.g. "127.0.0.1:9529", "0.0.0.0:9529", "[::1]:9529"), got "${v}"`;
+  return undefined;
+}
+
+export const agentSections = {
+  agent: {
+    shutdown_timeout: opt.duration({
+      default: 10_000,
+      min: 100,
+      description: "On SIGTERM/SIGINT, how long to wait for in-flight requests and sink flushes before exiting anyway.",
+    }),
+  },
+  http: {
+    listen: opt.string({
+      default: "127.0.0.1:9529",
+      description: 'Address of the shared HTTP server; "0.0.0.0:9529" in a DaemonSet.',
+      check: checkListen,
+    }),
+    request_timeout: opt.duration({
+      default: 60_000,
+      min: 1000,
+      description: "Time a client has to send a whole request (headers and body).",
+    }),
+    headers_timeout: opt.duration({
+      default: 10_000,
+      min: 1000,
+      description: "Time a client has to send the request headers.",
+    }),
+    keep_alive_timeout: opt.duration({
+      default: 5_000,
+      description: "How long an idle keep-alive connection is kept open.",
+    }),
+  },
+  log: {
+    level: opt.string({
+      default: "info",
+      choices: ["trace", "debug", "info", "warn", "error", "fatal", "silent"],
+      description: "Log level. Logs go to stderr.",
+    }),
+    format: opt.string({
+      default: "auto",
+      choices: ["auto", "json", "pretty"],
+      description: "json: one JSON object per line; pretty: for people; auto: pretty on a terminal, else json.",
+    }),
+  },
+} satisfies Record<string, Schema>;
+
+export type AgentSections = typeof agentSections;

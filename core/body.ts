@@ -1,0 +1,96 @@
+// Reads a request body as raw bytes, whatever its Content-Type (or none, with chunked
+// transfer), decompresses it by Content-Encoding, and enforces two limits: the bytes on the
+// wire and the bytes after decompression. Over either limit the answer is 413 and nothing
+// of the body is used.
+import type { IncomingMessage } from "node:http";
+import { gunzip } from "node:zlib";
+import { HttpError } from "./errors.ts";
+
+export interface BodyLimits {
+  /** Largest body accepted on the wire, in bytes (the max_body_bytes option). */
+  maxBodyBytes: number;
+  /** Largest body accepted after decompression, in bytes (the max_decompressed_bytes option). */
+  maxDecompressedBytes: number;
+}
+
+export type Decoder = (body: Buffer, maxOutput: number) => Promise<Buffer>;
+
+const decoders: Record<string, Decoder> = {
+  gzip: (body, maxOutput) =>
+    new Promise((resolve, reject) => {
+      gunzip(body, { maxOutputLength: maxOutput }, (err, out) => {
+        if (!err) return resolve(out);
+        if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") return reject(tooLargeDecompressed(maxOutput));
+        reject(new HttpError(400, `cannot decompress gzip body: ${err.message}`));
+      });
+    }),
+};
+
+/** Lets an input add a Content-Encoding (e.g. snappy) without the host knowing it. */
+export function registerDecoder(encoding: string, decoder: Decoder): void {
+  decoders[encoding.toLowerCase()] = decoder;
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, `request body exceeds the limit of ${limit} bytes (max_body_bytes)`, { Connection: "close" });
+}
+
+function tooLargeDecompressed(limit: number): HttpError {
+  return new HttpError(413, `decompressed request body exceeds the limit of ${limit} bytes (max_decompressed_bytes)`);
+}
+
+export function contentEncoding(req: IncomingMessage): string {
+  const raw = req.headers["content-encoding"];
+  return (Array.isArray(raw) ? raw.join(",") : raw ?? "").trim().toLowerCase();
+}
+
+/** Reads the raw body, refusing it (413) as soon as it passes the limit. */
+export function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > limit) {
+    req.resume();
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err: Error | null, body?: Buffer) => {
+      if (done) return;
+      done = true;
+      req.off("data", onData).off("end", onEnd).off("error", onError).off("aborted", onAborted);
+      if (err) reject(err);
+      else resolve(body!);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        // Keep draining without storing, so the client can read the 413 before the socket closes.
+        req.resume();
+        finish(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    const onError = (e: Error) => finish(new HttpError(400, `error reading request body: ${e.message}`));
+    const onAborted = () => finish(new HttpError(400, "request body aborted by the client"));
+    req.on("data", onData).on("end", onEnd).on("error", onError).on("aborted", onAborted);
+  });
+}
+
+/** Reads and decodes a body; an unknown Content-Encoding is a 415 naming it. */
+export async function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
+  const encoding = contentEncoding(req);
+  const decode = encoding === "" || encoding === "identity" ? undefined : decoders[encoding];
+  if (encoding !== "" && encoding !== "identity" && !decode) {
+    req.resume();
+    throw new HttpError(415, `unsupported Content-Encoding "${encoding}"; supported: identity, ${Object.keys(decoders).join(", ")}`);
+  }
+  const raw = await readRaw(req, limits.maxBodyBytes);
+  if (!decode) {
+    if (raw.length > limits.maxDecompressedBytes) throw tooLargeDecompressed(limits.maxDecompressedBytes);
+    return raw;
+  }
+  return decode(raw, limits.maxDecompressedBytes);
+}

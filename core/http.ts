@@ -1,0 +1,113 @@
+// The one HTTP server every input shares: Koa, @koa/router, health routes, and the mapping
+// of thrown HttpErrors to plain-text answers (status, message, newline).
+import http from "node:http";
+import Koa from "koa";
+import Router, { type RouterMiddleware } from "@koa/router";
+import type { Logger } from "pino";
+import { HttpError } from "./errors.ts";
+import type { HttpMethod, RouteRegistrar } from "./plugin.ts";
+
+export interface HttpOptions {
+  listen: string;
+  request_timeout: number;
+  headers_timeout: number;
+  keep_alive_timeout: number;
+}
+
+export class HttpServer implements RouteRegistrar {
+  readonly app = new Koa();
+  private readonly router = new Router();
+  private readonly seen = new Set<string>();
+  private server: http.Server | undefined;
+  private inFlight = 0;
+  private idle: (() => void) | undefined;
+  ready = false;
+
+  constructor(
+    private readonly opts: HttpOptions,
+    private readonly log: Logger,
+  ) {
+    this.app.use(async (ctx, next) => {
+      this.inFlight++;
+      try {
+        await next();
+      } catch (e) {
+        if (e instanceof HttpError) {
+          ctx.status = e.status;
+          ctx.set(e.headers);
+          ctx.body = e.message + "\n";
+          this.log.debug({ method: ctx.method, path: ctx.path, status: e.status, msg: e.message }, "request refused");
+        } else {
+          this.log.error({ err: e, method: ctx.method, path: ctx.path }, "request failed");
+          ctx.status = 500;
+          ctx.body = "internal error\n";
+        }
+        ctx.type = "text/plain; charset=utf-8";
+      } finally {
+        if (--this.inFlight === 0) this.idle?.();
+      }
+    });
+    this.route(["GET"], "/-/healthy", (ctx) => {
+      ctx.body = "OK\n";
+    });
+    this.route(["GET"], "/-/ready", (ctx) => {
+      ctx.status = this.ready ? 200 : 503;
+      ctx.body = this.ready ? "OK\n" : "starting\n";
+    });
+  }
+
+  route(methods: HttpMethod[], path: string | RegExp, handler: Koa.Middleware): void {
+    for (const m of methods) {
+      const key = `${m} ${String(path)}`;
+      if (this.seen.has(key)) throw new Error(`route ${key} is registered twice (two inputs with the same route prefix?)`);
+      this.seen.add(key);
+    }
+    this.router.register(path, methods, handler as RouterMiddleware, path instanceof RegExp ? { pathAsRegExp: true } : {});
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    this.app.use(this.router.routes()).use(this.router.allowedMethods());
+    this.app.use((ctx) => {
+      ctx.status = 404;
+      ctx.type = "text/plain; charset=utf-8";
+      ctx.body = "404 page not found\n";
+    });
+    const sep = this.opts.listen.lastIndexOf(":");
+    const host = this.opts.listen.slice(0, sep).replace(/^\[|\]$/g, "") || "0.0.0.0";
+    const port = Number(this.opts.listen.slice(sep + 1));
+    const server = http.createServer(
+      {
+        requestTimeout: this.opts.request_timeout,
+        headersTimeout: this.opts.headers_timeout,
+        keepAliveTimeout: this.opts.keep_alive_timeout,
+      },
+      this.app.callback(),
+    );
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as { address: string; port: number };
+    return { host: addr.address, port: addr.port };
+  }
+
+  /** Stops accepting connections and waits (until the deadline) for in-flight requests. */
+  async close(deadline: number): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.ready = false;
+    server.close();
+    server.closeIdleConnections();
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+        setTimeout(resolve, Math.max(0, deadline - Date.now())).unref();
+      });
+    }
+    server.closeAllConnections();
+  }
+}

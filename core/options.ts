@@ -1,0 +1,239 @@
+// Typed option schemas: one definition per option gives its default, its description,
+// how it is read from TOML and from an environment variable, and how it is printed
+// back (samples, check-config). Inputs, sinks and the agent itself all use it.
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export interface OptionSpec<T> {
+  kind: string;
+  default: T;
+  description: string;
+  /** A required option has no usable default: a table that configures the component must set it. */
+  required?: boolean;
+  /** Parses a TOML value; throws a message (without location) when it does not fit. */
+  fromToml(value: unknown): T;
+  /** Parses an environment variable's text. */
+  fromEnv(text: string): T;
+  /** Renders a value as TOML, for samples and check-config. */
+  toToml(value: T): string;
+}
+
+export type Schema = Record<string, OptionSpec<any>>;
+export type OptionsOf<S extends Schema> = { [K in keyof S]: S[K] extends OptionSpec<infer T> ? T : never };
+
+type Check<T> = (value: T) => string | undefined;
+
+interface Base<T> {
+  default: T;
+  description: string;
+  required?: boolean;
+  check?: Check<T>;
+}
+
+function withCheck<T>(parse: (v: any) => T, check?: Check<T>): (v: any) => T {
+  if (!check) return parse;
+  return (v) => {
+    const parsed = parse(v);
+    const problem = check(parsed);
+    if (problem) throw new ConfigError(problem);
+    return parsed;
+  };
+}
+
+function typeName(v: unknown): string {
+  if (Array.isArray(v)) return "array";
+  if (v instanceof Date) return "datetime";
+  if (v === null) return "null";
+  return typeof v === "object" ? "table" : typeof v;
+}
+
+export function tomlString(s: string): string {
+  return JSON.stringify(s);
+}
+
+function string(o: Base<string> & { choices?: readonly string[] }): OptionSpec<string> {
+  const check: Check<string> | undefined = o.choices
+    ? (v) => (o.choices!.includes(v) ? o.check?.(v) : `must be one of ${o.choices!.map((c) => `"${c}"`).join(", ")}, got "${v}"`)
+    : o.check;
+  const parse = (v: unknown): string => {
+    if (typeof v !== "string") throw new ConfigError(`expected a string, got ${typeName(v)}`);
+    return v;
+  };
+  return {
+    kind: o.choices ? `one of ${o.choices.join("|")}` : "string",
+    default: o.default,
+    description: o.description,
+    required: o.required,
+    fromToml: withCheck(parse, check),
+    fromEnv: withCheck((t: string) => t, check),
+    toToml: tomlString,
+  };
+}
+
+const TRUE = new Set(["true", "1", "yes", "on"]);
+const FALSE = new Set(["false", "0", "no", "off"]);
+
+function boolean(o: Base<boolean>): OptionSpec<boolean> {
+  return {
+    kind: "boolean",
+    default: o.default,
+    description: o.description,
+    fromToml: (v) => {
+      if (typeof v !== "boolean") throw new ConfigError(`expected a boolean (true or false), got ${typeName(v)}`);
+      return v;
+    },
+    fromEnv: (t) => {
+      const l = t.trim().toLowerCase();
+      if (TRUE.has(l)) return true;
+      if (FALSE.has(l)) return false;
+      throw new ConfigError(`expected a boolean (true/false, 1/0, yes/no, on/off), got "${t}"`);
+    },
+    toToml: (v) => String(v),
+  };
+}
+
+function integer(o: Base<number> & { min?: number; max?: number }): OptionSpec<number> {
+  const check: Check<number> = (v) => {
+    if (o.min !== undefined && v < o.min) return `must be at least ${o.min}, got ${v}`;
+    if (o.max !== undefined && v > o.max) return `must be at most ${o.max}, got ${v}`;
+    return o.check?.(v);
+  };
+  return {
+    kind: "integer",
+    default: o.default,
+    description: o.description,
+    fromToml: withCheck((v: unknown) => {
+      if (typeof v !== "number" || !Number.isInteger(v)) throw new ConfigError(`expected an integer, got ${typeName(v)} ${JSON.stringify(v)}`);
+      return v;
+    }, check),
+    fromEnv: withCheck((t: string) => {
+      if (!/^\s*[+-]?\d+\s*$/.test(t)) throw new ConfigError(`expected an integer, got "${t}"`);
+      return Number(t);
+    }, check),
+    toToml: (v) => String(v),
+  };
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9,
+  ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3,
+};
+
+export function parseByteSize(t: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(t);
+  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new ConfigError(`expected a byte size such as 16777216, "512KiB" or "16MiB", got "${t}"`);
+  return Math.round(Number(m[1]) * unit);
+}
+
+export function formatByteSize(n: number): string {
+  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+    if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  }
+  return String(n);
+}
+
+/** A size in bytes: an integer, or a string with a unit ("16MiB"). */
+function bytes(o: Base<number> & { min?: number }): OptionSpec<number> {
+  const check: Check<number> = (v) => (o.min !== undefined && v < o.min ? `must be at least ${o.min} bytes, got ${v}` : undefined);
+  return {
+    kind: "byte size",
+    default: o.default,
+    description: o.description,
+    fromToml: withCheck((v: unknown) => {
+      if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
+      if (typeof v === "string") return parseByteSize(v);
+      throw new ConfigError(`expected a byte size (integer or string such as "16MiB"), got ${typeName(v)}`);
+    }, check),
+    fromEnv: withCheck(parseByteSize, check),
+    toToml: (v) => tomlString(formatByteSize(v)),
+  };
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseDuration(t: string): number {
+  const s = t.trim();
+  if (s === "0") return 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let end = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    total += Number(m[1]) * DURATION_UNITS[m[2]];
+    end = re.lastIndex;
+  }
+  if (end === 0 || end !== s.length) throw new ConfigError(`expected a duration such as "500ms", "30s", "5m" or "1h30m", got "${t}"`);
+  return Math.round(total);
+}
+
+export function formatDuration(ms: number): string {
+  if (ms === 0) return "0s";
+  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** A duration in milliseconds, written as "30s", "1m30s", "250ms". */
+function duration(o: Base<number> & { min?: number }): OptionSpec<number> {
+  const check: Check<number> = (v) => (o.min !== undefined && v < o.min ? `must be at least ${formatDuration(o.min)}` : undefined);
+  return {
+    kind: "duration",
+    default: o.default,
+    description: o.description,
+    fromToml: withCheck((v: unknown) => {
+      if (typeof v !== "string") throw new ConfigError(`expected a duration string such as "30s", got ${typeName(v)}`);
+      return parseDuration(v);
+    }, check),
+    fromEnv: withCheck(parseDuration, check),
+    toToml: (v) => tomlString(formatDuration(v)),
+  };
+}
+
+/** A table of string values, e.g. static tags; from the environment as "k1=v1,k2=v2". */
+function stringMap(o: Base<Record<string, string>> & { checkKey?: (k: string) => string | undefined }): OptionSpec<Record<string, string>> {
+  const check: Check<Record<string, string>> = (m) => {
+    for (const k of Object.keys(m)) {
+      const problem = o.checkKey?.(k);
+      if (problem) return problem;
+    }
+    return undefined;
+  };
+  return {
+    kind: "table of strings",
+    default: o.default,
+    description: o.description,
+    fromToml: withCheck((v: unknown) => {
+      if (typeName(v) !== "table") throw new ConfigError(`expected a table of strings, got ${typeName(v)}`);
+      const out: Record<string, string> = {};
+      for (const [k, val] of Object.entries(v as object)) {
+        if (typeof val !== "string") throw new ConfigError(`expected a string for key "${k}", got ${typeName(val)}`);
+        out[k] = val;
+      }
+      return out;
+    }, check),
+    fromEnv: withCheck((t: string) => {
+      const out: Record<string, string> = {};
+      for (const part of t.split(",")) {
+        if (part.trim() === "") continue;
+        const eq = part.indexOf("=");
+        if (eq <= 0) throw new ConfigError(`expected "key=value" pairs separated by commas, got "${part}"`);
+        out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+      }
+      return out;
+    }, check),
+    toToml: (m) => `{ ${Object.entries(m).map(([k, v]) => `${/^[A-Za-z0-9_-]+$/.test(k) ? k : tomlString(k)} = ${tomlString(v)}`).join(", ")} }`.replace("{  }", "{}"),
+  };
+}
+
+export const opt = { string, boolean, integer, bytes, duration, stringMap };
+
+/** Env variable name of an option: ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX. */
+export function envName(prefix: string, option: string): string {
+  return `${prefix}_${option}`.toUpperCase().replace(/[^A-Z0-9]+/g, "_");
+}

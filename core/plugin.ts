@@ -1,0 +1,64 @@
+// The small interface between the host and its plugins. The host knows inputs and sinks
+// only through these types: a name, a typed option schema, and a factory.
+import type { Logger } from "pino";
+import type { Middleware } from "koa";
+import type { OptionsOf, Schema } from "./options.ts";
+import type { Point } from "./point.ts";
+
+export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH";
+
+export interface RouteRegistrar {
+  /** Registers a handler on the agent's shared HTTP server; a path may be a RegExp over the raw path. */
+  route(methods: HttpMethod[], path: string | RegExp, handler: Middleware): void;
+}
+
+export interface InputContext {
+  log: Logger;
+  http: RouteRegistrar;
+  /**
+   * Hands points to the delivery pipeline, all or nothing. Rejects with a
+   * BackpressureError when a sink cannot take them; nothing is accepted then.
+   */
+  emit(points: Point[]): Promise<void>;
+}
+
+export interface RunningInput {
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+export interface InputDefinition<S extends Schema = Schema> {
+  name: string;
+  description: string;
+  options: S;
+  create(options: OptionsOf<S>, ctx: InputContext): RunningInput;
+}
+
+export interface SinkContext {
+  log: Logger;
+}
+
+export interface Sink {
+  start?(): Promise<void>;
+  /** Writes one batch; rejects when it was not written, so the pipeline may retry it. */
+  write(points: readonly Point[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SinkDefinition<S extends Schema = Schema> {
+  name: string;
+  description: string;
+  options: S;
+  /** URL schemes accepted in ENV_SINKS, e.g. ["stdout"], and how such a URL maps to options. */
+  urlSchemes: string[];
+  fromUrl(url: URL): Record<string, unknown>;
+  create(options: OptionsOf<S>, ctx: SinkContext): Sink;
+}
+
+export function defineInput<S extends Schema>(d: InputDefinition<S>): InputDefinition<S> {
+  return d;
+}
+
+export function defineSink<S extends Schema>(d: SinkDefinition<S>): SinkDefinition<S> {
+  return d;
+}

@@ -1,0 +1,140 @@
+// Metric families -> points, by DataKit's naming and field rules, without its defects:
+// a field never loses to a tag of the same key, _count/_sum follow honor_timestamps like
+// every other point, NaN and +-Inf values are skipped one by one, and the le/quantile of a
+// bucket or quantile win over a grouping label of that name.
+import type { FieldValue, Point } from "../../../core/point.ts";
+import { formatGoFloat } from "./goformat.ts";
+import type { Metric, MetricFamily } from "./families.ts";
+
+export interface NamingOptions {
+  measurement_name: string;
+  job_as_measurement: boolean;
+  keep_exist_metric_name: boolean;
+}
+
+export interface ConvertOptions extends NamingOptions {
+  honor_timestamps: boolean;
+  /** Static tags; body labels and the grouping key win over them. */
+  tags: Record<string, string>;
+}
+
+export interface Names {
+  measurement: string;
+  field: string;
+}
+
+/**
+ * measurement_name, else the job (job_as_measurement), else the metric name split at its
+ * first "_" after leading underscores: "etcd_write_bytes_total" -> etcd / write_bytes_total.
+ */
+export function names(metric: string, job: string, o: NamingOptions): Names {
+  if (o.measurement_name !== "") return { measurement: o.measurement_name, field: metric };
+  if (o.job_as_measurement) return { measurement: job, field: metric };
+  const bare = metric.replace(/^_+/, "");
+  if (bare.length <= 1) return { measurement: "unknown", field: "unknown" };
+  const cut = bare.indexOf("_");
+  if (cut < 0) return { measurement: bare, field: bare };
+  const measurement = bare.slice(0, cut);
+  const rest = bare.slice(cut + 1);
+  if (rest === "") return { measurement, field: measurement };
+  return { measurement, field: o.keep_exist_metric_name ? bare : rest };
+}
+
+/** Line protocol cannot carry NaN or infinities. */
+function finite(v: number | undefined): v is number {
+  return v !== undefined && Number.isFinite(v);
+}
+
+export class Converter {
+  constructor(private readonly o: ConvertOptions) {}
+
+  /**
+   * Converts one push. `grouping` holds the grouping key (job included); `receivedNs` is the
+   * time of every point without an honoured timestamp.
+   */
+  convert(families: readonly MetricFamily[], grouping: ReadonlyMap<string, string>, receivedNs: bigint): Point[] {
+    const points: Point[] = [];
+    const job = grouping.get("job") ?? "";
+    const msCache = new Map<number, bigint>();
+    const timeOf = (m: Metric): bigint => {
+      const ms = m.timestampMs;
+      if (!this.o.honor_timestamps || ms === undefined || ms <= 0) return receivedNs;
+      let t = msCache.get(ms);
+      if (t === undefined) msCache.set(ms, (t = BigInt(ms) * 1_000_000n));
+      return t;
+    };
+    for (const fam of families) {
+      const { measurement, field } = names(fam.name, job, this.o);
+      for (const m of fam.metrics) {
+        const tags = this.tags(m, grouping);
+        const time = timeOf(m);
+        switch (fam.type) {
+          case "COUNTER":
+          case "GAUGE":
+          case "UNTYPED":
+            if (finite(m.value)) points.push(point(measurement, tags, { [field]: m.value }, time));
+            break;
+          case "SUMMARY": {
+            const s = m.summary;
+            if (!s) break;
+            this.countAndSum(points, measurement, tags, field, s.count, s.sum, time);
+            for (const q of s.quantiles) {
+              if (!finite(q.value)) continue;
+              points.push(point(measurement, { ...tags, quantile: formatGoFloat(q.quantile) }, { [field]: q.value }, time));
+            }
+            break;
+          }
+          case "HISTOGRAM":
+          case "GAUGE_HISTOGRAM": {
+            const h = m.histogram;
+            if (!h) break;
+            this.countAndSum(points, measurement, tags, field, h.count, h.sum, time);
+            const bucketField = field + "_bucket";
+            for (const b of h.buckets) {
+              if (!finite(b.count)) continue;
+              points.push(point(measurement, { ...tags, le: formatGoFloat(b.upperBound) }, { [bucketField]: b.count }, time));
+            }
+            break;
+          }
+        }
+      }
+    }
+    return points;
+  }
+
+  private countAndSum(points: Point[], measurement: string, tags: Record<string, string>, field: string, count: number | undefined, sum: number | undefined, time: bigint): void {
+    const fields: Record<string, FieldValue> = {};
+    if (finite(count)) fields[field + "_count"] = count;
+    if (finite(sum)) fields[field + "_sum"] = sum;
+    if (finite(count) || finite(sum)) points.push(point(measurement, tags, fields, time));
+  }
+
+  /** Static tags < body labels < grouping key. */
+  private tags(m: Metric, grouping: ReadonlyMap<string, string>): Record<string, string> {
+    const tags: Record<string, string> = { ...this.o.tags };
+    const l = m.labels;
+    for (let i = 0; i < l.length; i += 2) tags[l[i]] = l[i + 1];
+    for (const [k, v] of grouping) {
+      // A bucket's le and a quantile's quantile are added afterwards and win.
+      tags[k] = v;
+    }
+    return tags;
+  }
+}
+
+/**
+ * A tag with the key of one of the point's fields would make the point unreadable in
+ * InfluxDB-style backends (DataKit drops the field). The field keeps its key; the tag is
+ * renamed to "tag_<key>".
+ */
+function point(measurement: string, tags: Record<string, string>, fields: Record<string, FieldValue>, time: bigint): Point {
+  for (const key in fields) {
+    if (key in tags) {
+      const v = tags[key];
+      tags = { ...tags };
+      delete tags[key];
+      if (!(`tag_${key}` in tags)) tags[`tag_${key}`] = v;
+    }
+  }
+  return { measurement, tags, fields, time };
+}

@@ -1,0 +1,64 @@
+// HTTP routes of the pushgateway input: PUT/POST ingest a push, DELETE validates the
+// grouping key. A push is all or nothing: it is read, parsed and converted whole before
+// any point is handed on, and any error answers 4xx with nothing ingested.
+import type { Context } from "koa";
+import { readBody } from "../../../core/body.ts";
+import { HttpError } from "../../../core/errors.ts";
+import type { InputContext } from "../../../core/plugin.ts";
+import { nowNs } from "../../../core/point.ts";
+import { Converter, type ConvertOptions } from "./convert.ts";
+import { parseGroupingPath, type GroupingKey } from "./grouping.ts";
+import { TextParseError, parseText } from "./textparse.ts";
+import type { MetricFamily } from "./families.ts";
+
+export interface RouteOptions extends ConvertOptions {
+  route_prefix: string;
+  max_body_bytes: number;
+  max_decompressed_bytes: number;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function groupingKey(ctx: Context, prefixLength: number): GroupingKey {
+  const afterJob = ctx.path.slice(prefixLength);
+  const key = parseGroupingPath(afterJob);
+  if (!key) throw new HttpError(404, "404 page not found");
+  return key;
+}
+
+export function parseBody(body: Buffer): MetricFamily[] {
+  try {
+    return parseText(body);
+  } catch (e) {
+    if (e instanceof TextParseError) throw new HttpError(400, e.message);
+    throw e;
+  }
+}
+
+export function pushRoutes(o: RouteOptions, input: InputContext): void {
+  const base = `${o.route_prefix}/metrics/job`;
+  const pattern = new RegExp(`^${escapeRegExp(base)}(?:@base64)?/`);
+  const converter = new Converter(o);
+  const limits = { maxBodyBytes: o.max_body_bytes, maxDecompressedBytes: o.max_decompressed_bytes };
+
+  input.http.route(["PUT", "POST"], pattern, async (ctx) => {
+    const key = groupingKey(ctx, base.length);
+    const body = await readBody(ctx.req, limits);
+    const received = nowNs();
+    const families = parseBody(body);
+    const points = converter.convert(families, key.labels, received);
+    await input.emit(points);
+    input.log.debug({ method: ctx.method, job: key.job, families: families.length, points: points.length }, "push accepted");
+    ctx.status = 200;
+    ctx.body = "";
+  });
+
+  input.http.route(["DELETE"], pattern, async (ctx) => {
+    groupingKey(ctx, base.length);
+    ctx.req.resume();
+    ctx.status = 202;
+    ctx.body = "";
+  });
+}

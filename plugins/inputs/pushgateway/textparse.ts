@@ -1,0 +1,532 @@
+// Parser for the Prometheus text exposition format 0.0.4, over raw bytes.
+//
+// It accepts exactly what the reference parser (prometheus/common expfmt) accepts, with
+// legacy metric and label name validation, and reports the first error with the
+// reference's message: "text format parsing error in line N: ...". Lines are parsed one at
+// a time; a line that is not terminated by "\n" fails where the reference would run out
+// of input ("unexpected end of input stream").
+import { isUtf8 } from "node:buffer";
+import { goQuote, goQuoteByte, goQuoteBytes } from "./goformat.ts";
+import { isHistogramType, type Metric, type MetricFamily, type MetricType } from "./families.ts";
+
+export class TextParseError extends Error {
+  constructor(
+    readonly line: number,
+    readonly detail: string,
+  ) {
+    super(`text format parsing error in line ${line}: ${detail}`);
+    this.name = "TextParseError";
+  }
+}
+
+const NL = 10, SP = 32, TAB = 9, HASH = 35, QUOTE = 34, BSL = 92, LBRACE = 123, RBRACE = 125, COMMA = 44, EQ = 61;
+
+// Byte classes. A '"' may start or continue a name: it opens a quoted (UTF-8) name.
+const LABEL_START = new Uint8Array(256);
+const LABEL_CONT = new Uint8Array(256);
+const METRIC_START = new Uint8Array(256);
+const METRIC_CONT = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  const alpha = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+  const digit = c >= 48 && c <= 57;
+  LABEL_START[c] = alpha || c === QUOTE ? 1 : 0;
+  LABEL_CONT[c] = alpha || digit || c === QUOTE ? 1 : 0;
+  METRIC_START[c] = LABEL_START[c] || c === 58 ? 1 : 0;
+  METRIC_CONT[c] = LABEL_CONT[c] || c === 58 ? 1 : 0;
+}
+
+const LEGACY_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const DECIMAL_FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const SPECIAL_FLOAT = /^(?:[+-]?inf(?:inity)?|nan)$/i;
+
+/** Parses a float the way Go's strconv.ParseFloat does (no hex, no underscores); NaN-safe undefined on error. */
+export function parseGoFloat(s: string): number | undefined {
+  if (DECIMAL_FLOAT.test(s)) {
+    const v = Number(s);
+    // Go reports overflow to infinity as a range error.
+    return Number.isFinite(v) ? v : undefined;
+  }
+  if (SPECIAL_FLOAT.test(s)) {
+    const l = s.toLowerCase();
+    return l === "nan" ? NaN : l.startsWith("-") ? -Infinity : Infinity;
+  }
+  return undefined;
+}
+
+const INT64_MAX = 9223372036854775807n;
+
+function parseGoInt64(s: string): number | undefined {
+  if (!/^[+-]?\d+$/.test(s)) return undefined;
+  if (s.length > 15) {
+    const b = BigInt(s);
+    if (b > INT64_MAX || b < -INT64_MAX - 1n) return undefined;
+  }
+  return Number(s);
+}
+
+interface FamilyState {
+  family: MetricFamily;
+  /** Type as declared so far; undefined until a TYPE line or a sample fixes it. */
+  type: MetricType | undefined;
+  /** Summary and histogram metrics by label signature (without quantile/le). */
+  grouped: Map<string, Metric> | undefined;
+}
+
+/** Order-independent key of a label set; length prefixes keep it unambiguous for any bytes. */
+function signature(labels: string[]): string {
+  const n = labels.length;
+  if (n === 0) return "";
+  const pairs: string[] = [];
+  for (let i = 0; i < n; i += 2) pairs.push(`${labels[i].length}:${labels[i]}${labels[i + 1].length}:${labels[i + 1]}`);
+  if (pairs.length > 1) pairs.sort();
+  return pairs.join("");
+}
+
+function endsWith(name: string, suffix: string): boolean {
+  return name.length > suffix.length && name.endsWith(suffix);
+}
+
+class TextParser {
+  private readonly families = new Map<string, FamilyState>();
+  private line = 0;
+  private pos = 0;
+  /** End of the current line: the index of its "\n", or the buffer's end when it has none. */
+  private end = 0;
+  private eof = false;
+  // What the current sample line's name resolved to.
+  private isCount = false;
+  private isSum = false;
+  // The last name token read, and whether it needs legacy validation (quoted).
+  private token = "";
+  private tokenQuoted = false;
+
+  constructor(private readonly buf: Buffer) {}
+
+  parse(): MetricFamily[] {
+    const buf = this.buf;
+    const n = buf.length;
+    let pos = 0;
+    for (;;) {
+      this.line++;
+      while (pos < n && (buf[pos] === SP || buf[pos] === TAB)) pos++;
+      if (pos >= n) break;
+      const c = buf[pos];
+      if (c === NL) {
+        pos++;
+        continue;
+      }
+      const nl = buf.indexOf(NL, pos);
+      this.eof = nl < 0;
+      this.end = nl < 0 ? n : nl;
+      this.pos = pos;
+      if (c === HASH) this.comment();
+      else this.sample();
+      pos = this.end + 1;
+    }
+    const out: MetricFamily[] = [];
+    for (const st of this.families.values()) {
+      if (st.family.metrics.length === 0) continue;
+      if (isHistogramType(st.family.type)) {
+        for (const m of st.family.metrics) markFloatHistogram(m);
+      }
+      out.push(st.family);
+    }
+    return out;
+  }
+
+  private fail(detail: string): never {
+    throw new TextParseError(this.line, detail);
+  }
+
+  /** The reference reads past the last byte of an unterminated line and hits end of input. */
+  private unexpectedEnd(): never {
+    this.fail("unexpected end of input stream");
+  }
+
+  /** The byte at i within the current line: NL at the line's end, or end-of-input failure. */
+  private at(i: number): number {
+    if (i < this.end) return this.buf[i];
+    if (this.eof) this.unexpectedEnd();
+    return NL;
+  }
+
+  private skipBlanks(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    while (i < end && (buf[i] === SP || buf[i] === TAB)) i++;
+    if (i >= end && this.eof) this.unexpectedEnd();
+    return i;
+  }
+
+  /**
+   * Reads a metric or label name at i into this.token and returns the index after it.
+   * Plain names are the fast path; a '"' opens a quoted name with escapes \\ \" \n.
+   */
+  private readName(i: number, metric: boolean): number {
+    const buf = this.buf;
+    const end = this.end;
+    const start = metric ? METRIC_START : LABEL_START;
+    const cont = metric ? METRIC_CONT : LABEL_CONT;
+    this.token = "";
+    this.tokenQuoted = false;
+    if (i >= end) {
+      if (this.eof) this.unexpectedEnd();
+      return i;
+    }
+    if (!start[buf[i]]) return i;
+    const from = i;
+    while (i < end && cont[buf[i]] && buf[i] !== QUOTE) i++;
+    if (i < end && buf[i] !== QUOTE) {
+      this.token = buf.toString("latin1", from, i);
+      return i;
+    }
+    if (i >= end) {
+      if (this.eof) this.unexpectedEnd();
+      this.token = buf.toString("latin1", from, i);
+      return i;
+    }
+    return this.readQuotedName(from, metric);
+  }
+
+  private readQuotedName(i: number, metric: boolean): number {
+    const buf = this.buf;
+    const cont = metric ? METRIC_CONT : LABEL_CONT;
+    const bytes: number[] = [];
+    let quoted = false;
+    let escaped = false;
+    this.tokenQuoted = true;
+    for (;;) {
+      const c = this.at(i);
+      if (escaped) {
+        if (c === BSL) bytes.push(BSL);
+        else if (c === 110) bytes.push(NL);
+        else if (c === QUOTE) bytes.push(QUOTE);
+        else this.fail(`invalid escape sequence '\\${String.fromCharCode(c)}'`);
+        escaped = false;
+      } else if (c === QUOTE) {
+        quoted = !quoted;
+        if (!quoted) {
+          i++;
+          break;
+        }
+      } else if (c === NL) {
+        this.fail(`${metric ? "metric" : "label"} name ${goQuoteBytes(Uint8Array.from(bytes))} contains unescaped new-line`);
+      } else if (c === BSL) {
+        escaped = true;
+      } else {
+        bytes.push(c);
+      }
+      i++;
+      const next = this.at(i);
+      if (!(quoted || cont[next])) break;
+    }
+    this.token = Buffer.from(bytes).toString("utf8");
+    return i;
+  }
+
+  /** Finds or creates the family a name belongs to (x_sum/x_count of a summary, x_bucket of a histogram). */
+  private resolveFamily(name: string, quoted: boolean): FamilyState {
+    this.isCount = false;
+    this.isSum = false;
+    if (quoted && !LEGACY_METRIC_NAME.test(name)) this.fail(`invalid metric name ${goQuote(name)}`);
+    let st = this.families.get(name);
+    if (st) return st;
+    const count = endsWith(name, "_count");
+    const sum = endsWith(name, "_sum");
+    if (count || sum) {
+      st = this.families.get(name.slice(0, name.length - (count ? 6 : 4)));
+      if (st && (st.type === "SUMMARY" || isHistogramType(st.type))) {
+        this.isCount = count;
+        this.isSum = sum;
+        return st;
+      }
+    } else if (endsWith(name, "_bucket")) {
+      st = this.families.get(name.slice(0, name.length - 7));
+      if (st && isHistogramType(st.type)) return st;
+    }
+    const family: MetricFamily = { name, type: "UNTYPED", metrics: [] };
+    st = { family, type: undefined, grouped: undefined };
+    this.families.set(name, st);
+    return st;
+  }
+
+  private comment(): void {
+    const buf = this.buf;
+    let i = this.skipBlanks(this.pos + 1);
+    if (i >= this.end) return;
+    const from = i;
+    while (i < this.end && buf[i] !== SP && buf[i] !== TAB) i++;
+    if (i >= this.end) {
+      if (this.eof) this.unexpectedEnd();
+      return;
+    }
+    const keyword = buf.toString("latin1", from, i);
+    if (keyword !== "HELP" && keyword !== "TYPE") {
+      if (this.eof) this.unexpectedEnd();
+      return;
+    }
+    i = this.skipBlanks(i);
+    i = this.readName(i, true);
+    const c = this.at(i);
+    if (c === NL) return;
+    if (c !== SP && c !== TAB) this.fail("invalid metric name in comment");
+    const st = this.resolveFamily(this.token, this.tokenQuoted);
+    i = this.skipBlanks(i);
+    if (i >= this.end) return;
+    if (keyword === "HELP") {
+      if (st.family.help !== undefined) this.fail(`second HELP line for metric name ${goQuote(st.family.name)}`);
+      if (this.eof) this.unexpectedEnd();
+      st.family.help = this.readHelp(i);
+    } else {
+      if (st.type !== undefined) this.fail(`second TYPE line for metric name ${goQuote(st.family.name)}, or TYPE reported after samples`);
+      if (this.eof) this.unexpectedEnd();
+      const text = buf.toString("utf8", i, this.end);
+      const type = TYPES[text.toUpperCase()];
+      if (!type) this.fail(`unknown metric type ${goQuote(text)}`);
+      st.type = type;
+      st.family.type = type;
+    }
+  }
+
+  private readHelp(i: number): string {
+    const buf = this.buf;
+    const end = this.end;
+    if (buf.indexOf(BSL, i) < 0 || buf.indexOf(BSL, i) >= end) return buf.toString("utf8", i, end);
+    const bytes: number[] = [];
+    for (; i < end; i++) {
+      const c = buf[i];
+      if (c !== BSL) {
+        bytes.push(c);
+        continue;
+      }
+      const e = this.at(++i);
+      if (e === BSL) bytes.push(BSL);
+      else if (e === 110) bytes.push(NL);
+      else if (e === QUOTE) bytes.push(QUOTE);
+      else this.fail(`invalid escape sequence '\\${String.fromCharCode(e)}'`);
+    }
+    return Buffer.from(bytes).toString("utf8");
+  }
+
+  private sample(): void {
+    const buf = this.buf;
+    let i = this.pos;
+    const braced = buf[i] === LBRACE;
+    let st: FamilyState | undefined;
+    if (!braced) {
+      i = this.readName(i, true);
+      if (this.token === "") this.fail("invalid metric name");
+      st = this.resolveFamily(this.token, this.tokenQuoted);
+      if (st.type === undefined) st.type = "UNTYPED";
+      if (i < this.end && (buf[i] === SP || buf[i] === TAB)) i = this.skipBlanks(i);
+    }
+    const labels: string[] = [];
+    let quantile = NaN;
+    let bucket = NaN;
+    let nameLate = false;
+    if (this.at(i) === LBRACE) {
+      i++;
+      for (;;) {
+        i = this.skipBlanks(i);
+        if (this.at(i) === RBRACE) break;
+        i = this.readName(i, false);
+        const name = this.token;
+        const nameQuoted = this.tokenQuoted;
+        if (name === "") this.fail(`invalid label name for metric ${goQuote(st?.family.name ?? "")}`);
+        if (i < this.end && (buf[i] === SP || buf[i] === TAB)) i = this.skipBlanks(i);
+        let c = this.at(i);
+        if (c !== EQ) {
+          if (!braced) this.fail(`expected '=' after label name, found ${goQuoteByte(c)}`);
+          if (c !== COMMA && c !== RBRACE) this.fail(`unexpected end of metric name ${goQuoteByte(c)}`);
+          if (st) this.fail(`multiple metric names for metric ${goQuote(st.family.name)}`);
+          st = this.resolveFamily(name, nameQuoted);
+          if (st.type === undefined) st.type = "UNTYPED";
+          nameLate = labels.length > 0;
+          if (c === RBRACE) break;
+          i++;
+          continue;
+        }
+        if (name === "__name__") this.fail('label name "__name__" is reserved');
+        if (nameQuoted && !LEGACY_LABEL_NAME.test(name)) this.fail(`invalid label name ${goQuote(name)}`);
+        const type = st?.type;
+        const special = (type === "SUMMARY" && name === "quantile") || (isHistogramType(type) && name === "le");
+        if (!special) {
+          for (let k = 0; k < labels.length; k += 2) {
+            if (labels[k] === name) this.fail(`duplicate label names for metric ${goQuote(st?.family.name ?? "")}`);
+          }
+        }
+        i = this.skipBlanks(i + 1);
+        c = this.at(i);
+        if (c !== QUOTE) this.fail(`expected '"' at start of label value, found ${goQuoteByte(c)}`);
+        i = this.readLabelValue(i + 1);
+        const value = this.token;
+        if (special) {
+          const v = parseGoFloat(value);
+          if (v === undefined) this.fail(`expected float as value for '${name}' label, got ${goQuote(value)}`);
+          if (name === "le") bucket = v;
+          else quantile = v;
+        } else {
+          labels.push(name, value);
+        }
+        i = this.skipBlanks(i);
+        c = this.at(i);
+        if (c === COMMA) {
+          i++;
+          continue;
+        }
+        if (c === RBRACE) break;
+        this.fail(`unexpected end of label value ${goQuote(value)}`);
+      }
+      if (!st) this.fail("invalid metric name");
+      if (nameLate) [quantile, bucket] = this.liftSpecialLabels(st, labels, quantile, bucket);
+      i = this.skipBlanks(i + 1);
+    }
+    if (!st) this.fail("invalid metric name");
+
+    // The value: everything up to the next blank or the line's end.
+    const end = this.end;
+    const from = i;
+    while (i < end && buf[i] !== SP && buf[i] !== TAB) i++;
+    if (i >= end && this.eof) this.unexpectedEnd();
+    const text = buf.toString("latin1", from, i);
+    const value = parseGoFloat(text);
+    if (value === undefined) this.fail(`expected float as value, got ${goQuoteBytes(buf, from, i)}`);
+    const metric = this.store(st, labels, value, quantile, bucket);
+    if (i >= end) return;
+
+    // The optional timestamp, then nothing else on the line.
+    i = this.skipBlanks(i + 1);
+    const tsFrom = i;
+    while (i < end && buf[i] !== SP && buf[i] !== TAB) i++;
+    if (i >= end && this.eof) this.unexpectedEnd();
+    const ts = parseGoInt64(buf.toString("latin1", tsFrom, i));
+    if (ts === undefined) this.fail(`expected integer as timestamp, got ${goQuoteBytes(buf, tsFrom, i)}`);
+    metric.timestampMs = ts;
+    if (this.eof) this.unexpectedEnd();
+    if (i < end) this.fail(`spurious string after timestamp: ${goQuoteBytes(buf, i, end)}`);
+  }
+
+  /** Reads a quoted label value starting after its opening quote; leaves it in this.token. */
+  private readLabelValue(i: number): number {
+    const buf = this.buf;
+    const end = this.end;
+    const from = i;
+    let high = false;
+    while (i < end) {
+      const c = buf[i];
+      if (c === QUOTE || c === BSL) break;
+      if (c >= 0x80) high = true;
+      i++;
+    }
+    if (i >= end) {
+      if (this.eof) this.unexpectedEnd();
+      this.fail(`label value ${goQuoteBytes(buf, from, i)} contains unescaped new-line`);
+    }
+    if (buf[i] === QUOTE) {
+      if (high && !isUtf8(buf.subarray(from, i))) this.fail(`invalid label value ${goQuoteBytes(buf, from, i)}`);
+      this.token = high ? buf.toString("utf8", from, i) : buf.toString("latin1", from, i);
+      return i + 1;
+    }
+    // Escapes: collect bytes.
+    const bytes: number[] = [];
+    for (let k = from; k < i; k++) bytes.push(buf[k]);
+    for (;;) {
+      const c = this.at(i);
+      if (c === QUOTE) break;
+      if (c === NL) this.fail(`label value ${goQuoteBytes(Uint8Array.from(bytes))} contains unescaped new-line`);
+      if (c === BSL) {
+        const e = this.at(++i);
+        if (e === QUOTE || e === BSL) bytes.push(e);
+        else if (e === 110) bytes.push(NL);
+        else this.fail(`invalid escape sequence '\\${String.fromCharCode(e)}'`);
+      } else {
+        bytes.push(c);
+      }
+      i++;
+    }
+    const raw = Uint8Array.from(bytes);
+    if (!isUtf8(raw)) this.fail(`invalid label value ${goQuoteBytes(raw)}`);
+    this.token = Buffer.from(raw).toString("utf8");
+    return i + 1;
+  }
+
+  /** A quoted name after its labels: only now is it known whether quantile/le are special. */
+  private liftSpecialLabels(st: FamilyState, labels: string[], quantile: number, bucket: number): [number, number] {
+    const special = st.type === "SUMMARY" ? "quantile" : isHistogramType(st.type) ? "le" : "";
+    for (let k = 0; k < labels.length; k += 2) {
+      if (labels[k] !== special) continue;
+      const v = parseGoFloat(labels[k + 1]);
+      if (v === undefined) this.fail(`expected float as value for '${special}' label, got ${goQuote(labels[k + 1])}`);
+      if (special === "le") bucket = v;
+      else quantile = v;
+      labels.splice(k, 2);
+      k -= 2;
+    }
+    return [quantile, bucket];
+  }
+
+  private store(st: FamilyState, labels: string[], value: number, quantile: number, bucket: number): Metric {
+    const family = st.family;
+    const type = st.type;
+    if (type !== "SUMMARY" && !isHistogramType(type)) {
+      const metric: Metric = { labels, value };
+      family.metrics.push(metric);
+      return metric;
+    }
+    const grouped = (st.grouped ??= new Map());
+    const key = signature(labels);
+    let metric = grouped.get(key);
+    if (type === "SUMMARY") {
+      if (!metric) {
+        metric = { labels, summary: { quantiles: [] } };
+        grouped.set(key, metric);
+        family.metrics.push(metric);
+      }
+      const s = metric.summary!;
+      if (this.isCount) s.count = value;
+      else if (this.isSum) s.sum = value;
+      else if (!Number.isNaN(quantile)) s.quantiles.push({ quantile, value });
+      return metric;
+    }
+    if (!metric) {
+      metric = { labels, histogram: { buckets: [], floatCounts: false } };
+      grouped.set(key, metric);
+      family.metrics.push(metric);
+    }
+    const h = metric.histogram!;
+    if (this.isCount) {
+      if (value < 0) this.fail(`negative count for histogram ${goQuote(family.name)}`);
+      h.count = value;
+    } else if (this.isSum) {
+      h.sum = value;
+    } else if (!Number.isNaN(bucket)) {
+      if (value < 0) this.fail(`negative bucket population for histogram ${goQuote(family.name)}`);
+      h.buckets.push({ upperBound: bucket, count: value });
+    }
+    return metric;
+  }
+}
+
+const TYPES: Record<string, MetricType> = {
+  COUNTER: "COUNTER",
+  GAUGE: "GAUGE",
+  SUMMARY: "SUMMARY",
+  UNTYPED: "UNTYPED",
+  HISTOGRAM: "HISTOGRAM",
+  GAUGE_HISTOGRAM: "GAUGE_HISTOGRAM",
+  GAUGEHISTOGRAM: "GAUGE_HISTOGRAM",
+};
+
+/** A histogram with any count that is not a whole number is a float histogram throughout. */
+function markFloatHistogram(m: Metric): void {
+  const h = m.histogram;
+  if (!h) return;
+  const whole = (v: number) => Number.isInteger(v);
+  h.floatCounts = (h.count !== undefined && !whole(h.count)) || h.buckets.some((b) => !whole(b.count));
+}
+
+/** Parses a whole text-format body into metric families (in order of first appearance). */
+export function parseText(body: Buffer): MetricFamily[] {
+  return new TextParser(body).parse();
+}
