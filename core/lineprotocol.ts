@@ -51,34 +51,87 @@ export function isWritable(v: FieldValue): boolean {
   return typeof v !== "number" || Number.isFinite(v);
 }
 
-/** Encodes one point; returns "" for a point that has no writable field. */
-export function encodePoint(p: Point): string {
-  let fields = "";
-  const fieldKeys = Object.keys(p.fields);
-  if (fieldKeys.length > 1) fieldKeys.sort();
-  for (const k of fieldKeys) {
-    const v = p.fields[k];
-    if (!isWritable(v)) continue;
-    fields += (fields === "" ? "" : ",") + escapeKey(k) + "=" + fieldValue(v);
-  }
-  if (fields === "") return "";
-  let line = escapeMeasurement(p.measurement);
-  const tagKeys = Object.keys(p.tags);
-  if (tagKeys.length > 1) tagKeys.sort();
-  for (const k of tagKeys) {
-    const v = p.tags[k];
-    if (v === "") continue;
-    line += "," + escapeKey(k) + "=" + escapeKey(v);
-  }
-  return line + " " + fields + " " + p.time;
-}
+const UNSORTED = "\u0000unsorted";
 
-/** Encodes a batch, one line per point, each line ending in "\n". */
-export function encodeBatch(points: readonly Point[]): string {
+// for-in walks keys in insertion order without allocating; when a producer did not insert
+// them sorted, the walk gives up and the sorted path runs instead.
+function fieldsInOrder(fields: Record<string, FieldValue>): string {
   let out = "";
-  for (const p of points) {
-    const line = encodePoint(p);
-    if (line !== "") out += line + "\n";
+  let prev = "";
+  for (const k in fields) {
+    if (k < prev) return UNSORTED;
+    prev = k;
+    const v = fields[k];
+    if (isWritable(v)) out += (out === "" ? "" : ",") + escapeKey(k) + "=" + fieldValue(v);
   }
   return out;
+}
+
+function fieldsSorted(fields: Record<string, FieldValue>): string {
+  let out = "";
+  for (const k of Object.keys(fields).sort()) {
+    const v = fields[k];
+    if (isWritable(v)) out += (out === "" ? "" : ",") + escapeKey(k) + "=" + fieldValue(v);
+  }
+  return out;
+}
+
+function tagsInOrder(tags: Record<string, string>): string {
+  let out = "";
+  let prev = "";
+  for (const k in tags) {
+    if (k < prev) return UNSORTED;
+    prev = k;
+    const v = tags[k];
+    if (v !== "") out += "," + escapeKey(k) + "=" + escapeKey(v);
+  }
+  return out;
+}
+
+function tagsSorted(tags: Record<string, string>): string {
+  let out = "";
+  for (const k of Object.keys(tags).sort()) {
+    const v = tags[k];
+    if (v !== "") out += "," + escapeKey(k) + "=" + escapeKey(v);
+  }
+  return out;
+}
+
+/** Encodes points, remembering the text of the last timestamp (most points of a push share it). */
+export class LineEncoder {
+  private lastTime: bigint | undefined;
+  private lastTimeText = "";
+
+  /** One point's line without "\n"; "" for a point that has no writable field. */
+  encode(p: Point): string {
+    // Keys are written sorted; producers that insert them in order skip the sort.
+    let fields = fieldsInOrder(p.fields);
+    if (fields === UNSORTED) fields = fieldsSorted(p.fields);
+    if (fields === "") return "";
+    let tags = tagsInOrder(p.tags);
+    if (tags === UNSORTED) tags = tagsSorted(p.tags);
+    if (p.time !== this.lastTime) {
+      this.lastTime = p.time;
+      this.lastTimeText = String(p.time);
+    }
+    return escapeMeasurement(p.measurement) + tags + " " + fields + " " + this.lastTimeText;
+  }
+
+  /** A batch, one line per point, each ending in "\n". */
+  encodeBatch(points: readonly Point[]): string {
+    let out = "";
+    for (const p of points) {
+      const line = this.encode(p);
+      if (line !== "") out += line + "\n";
+    }
+    return out;
+  }
+}
+
+export function encodePoint(p: Point): string {
+  return new LineEncoder().encode(p);
+}
+
+export function encodeBatch(points: readonly Point[]): string {
+  return new LineEncoder().encodeBatch(points);
 }

@@ -5,7 +5,7 @@ import { gzipSync } from "node:zlib";
 import { startTestAgent, runCli, withoutTime, type RunningTestAgent } from "../support/agent.ts";
 
 async function push(url: string, body: string | Buffer, init: RequestInit = {}): Promise<{ status: number; text: string; headers: Headers }> {
-  const res = await fetch(url, { method: "PUT", body: typeof body === "string" ? Buffer.from(body) : body, ...init });
+  const res = await fetch(url, { method: "PUT", body: new Uint8Array(typeof body === "string" ? Buffer.from(body) : body), ...init });
   return { status: res.status, text: await res.text(), headers: res.headers };
 }
 
@@ -128,7 +128,7 @@ describe("agent (integration)", function () {
         ["DELETE", "/metrics/job/j/instance", 400, 'odd number of components in label string "/instance"\n'],
       ];
       for (const [method, p, status, text] of cases) {
-        const res = await fetch(agent.url + p, { method, body: method === "DELETE" ? undefined : Buffer.from("x 1\n") });
+        const res = await fetch(agent.url + p, { method, body: method === "DELETE" ? undefined : new Uint8Array(Buffer.from("x 1\n")) });
         expect(res.status, `${method} ${p}`).to.equal(status);
         expect(await res.text(), `${method} ${p}`).to.equal(text);
       }

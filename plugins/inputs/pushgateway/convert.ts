@@ -45,6 +45,18 @@ function finite(v: number | undefined): v is number {
   return v !== undefined && Number.isFinite(v);
 }
 
+/** le and quantile values repeat across metrics and pushes: remember their spelling. */
+const floatText = new Map<number, string>();
+function tagFloat(v: number): string {
+  let t = floatText.get(v);
+  if (t === undefined) {
+    t = formatGoFloat(v);
+    if (floatText.size >= 10_000) floatText.clear();
+    floatText.set(v, t);
+  }
+  return t;
+}
+
 export class Converter {
   constructor(private readonly o: ConvertOptions) {}
 
@@ -80,7 +92,7 @@ export class Converter {
             this.countAndSum(points, measurement, tags, field, s.count, s.sum, time);
             for (const q of s.quantiles) {
               if (!finite(q.value)) continue;
-              points.push(point(measurement, { ...tags, quantile: formatGoFloat(q.quantile) }, { [field]: q.value }, time));
+              points.push(point(measurement, { ...tags, quantile: tagFloat(q.quantile) }, { [field]: q.value }, time));
             }
             break;
           }
@@ -92,7 +104,7 @@ export class Converter {
             const bucketField = field + "_bucket";
             for (const b of h.buckets) {
               if (!finite(b.count)) continue;
-              points.push(point(measurement, { ...tags, le: formatGoFloat(b.upperBound) }, { [bucketField]: b.count }, time));
+              points.push(point(measurement, { ...tags, le: tagFloat(b.upperBound) }, { [bucketField]: b.count }, time));
             }
             break;
           }

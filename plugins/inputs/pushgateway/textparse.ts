@@ -65,6 +65,65 @@ function parseGoInt64(s: string): number | undefined {
   return Number(s);
 }
 
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/**
+ * Float from bytes. Plain decimals of up to 15 digits are computed directly: the integer
+ * and the power of ten are exact doubles, so one division rounds correctly, as Go does.
+ * Everything else goes through the string parser.
+ */
+function parseFloatBytes(buf: Buffer, s: number, e: number): number | undefined {
+  let i = s;
+  let c = buf[i];
+  const neg = c === 45;
+  if (neg || c === 43) i++;
+  let m = 0;
+  let digits = 0;
+  let frac = -1;
+  for (; i < e; i++) {
+    c = buf[i];
+    if (c >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && frac < 0) {
+      frac = digits;
+    } else {
+      break;
+    }
+  }
+  if (i === e && digits > 0 && digits <= 15) {
+    const scale = frac < 0 ? 0 : digits - frac;
+    const v = scale === 0 ? m : m / POW10[scale];
+    return neg ? -v : v;
+  }
+  return parseGoFloat(buf.toString("latin1", s, e));
+}
+
+/**
+ * Strings of short ASCII tokens (names, label values) are interned in a small direct-mapped
+ * table shared across pushes: pushes repeat the same names and values, and reusing the
+ * strings saves most of the parser's allocation.
+ */
+const INTERN_SLOTS = 8192;
+const internTable: (string | undefined)[] = new Array(INTERN_SLOTS);
+
+function intern(buf: Buffer, s: number, e: number): string {
+  const len = e - s;
+  if (len > 40) return buf.toString("latin1", s, e);
+  let h = len;
+  for (let i = s; i < e; i++) h = (Math.imul(h, 31) + buf[i]) | 0;
+  const slot = h & (INTERN_SLOTS - 1);
+  const cached = internTable[slot];
+  if (cached !== undefined && cached.length === len) {
+    let i = 0;
+    while (i < len && cached.charCodeAt(i) === buf[s + i]) i++;
+    if (i === len) return cached;
+  }
+  const str = buf.toString("latin1", s, e);
+  internTable[slot] = str;
+  return str;
+}
+
 interface FamilyState {
   family: MetricFamily;
   /** Type as declared so far; undefined until a TYPE line or a sample fixes it. */
@@ -178,12 +237,12 @@ class TextParser {
     const from = i;
     while (i < end && cont[buf[i]] && buf[i] !== QUOTE) i++;
     if (i < end && buf[i] !== QUOTE) {
-      this.token = buf.toString("latin1", from, i);
+      this.token = intern(buf, from, i);
       return i;
     }
     if (i >= end) {
       if (this.eof) this.unexpectedEnd();
-      this.token = buf.toString("latin1", from, i);
+      this.token = intern(buf, from, i);
       return i;
     }
     return this.readQuotedName(from, metric);
@@ -389,8 +448,7 @@ class TextParser {
     const from = i;
     while (i < end && buf[i] !== SP && buf[i] !== TAB) i++;
     if (i >= end && this.eof) this.unexpectedEnd();
-    const text = buf.toString("latin1", from, i);
-    const value = parseGoFloat(text);
+    const value = from < i ? parseFloatBytes(buf, from, i) : undefined;
     if (value === undefined) this.fail(`expected float as value, got ${goQuoteBytes(buf, from, i)}`);
     const metric = this.store(st, labels, value, quantile, bucket);
     if (i >= end) return;
@@ -425,7 +483,7 @@ class TextParser {
     }
     if (buf[i] === QUOTE) {
       if (high && !isUtf8(buf.subarray(from, i))) this.fail(`invalid label value ${goQuoteBytes(buf, from, i)}`);
-      this.token = high ? buf.toString("utf8", from, i) : buf.toString("latin1", from, i);
+      this.token = high ? buf.toString("utf8", from, i) : intern(buf, from, i);
       return i + 1;
     }
     // Escapes: collect bytes.
