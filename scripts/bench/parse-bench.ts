@@ -1,0 +1,125 @@
+// Parser micro-benchmark machinery, independent of which parser is measured:
+// parser.ts plugs in pushkit's real parseText; a stand-in can be plugged in
+// the same way while that module does not exist yet.
+
+import type { Body } from './bodies.ts';
+import { div, num, ratio, table } from './format.ts';
+import { runGoparse } from './goparse.ts';
+
+/** Anything with parseText's shape: parse one body, throw on bad input. */
+export type ParseFn = (body: Buffer) => unknown;
+
+export interface ParserRun {
+  body: string;
+  bytes: number;
+  samples: number;
+  pushkit?: { iterations: number; seconds: number; mbPerS: number; samplesPerS: number };
+  go?: { iterations: number; seconds: number; mbPerS: number; samplesPerS: number };
+  /** pushkit / go samples per second (the same ratio as MB/s). */
+  ratio?: number;
+  error?: string;
+}
+
+export interface ParserOptions {
+  bodies: Body[];
+  bodyFiles: Map<string, string>;
+  seconds: number;
+  warmupS: number;
+  log: (line: string) => void;
+}
+
+// Keeps results reachable so the JIT cannot drop the parse as dead code.
+let sink = 0;
+
+/**
+ * Calls parse(body) until `budgetS` has elapsed. The clock is read once per
+ * batch and batches grow toward 1/20 of the budget, so timing overhead is
+ * negligible even for a one-sample body. Mirrors goparse's loop.
+ */
+function timeLoop(parse: ParseFn, body: Buffer, budgetS: number): { iterations: number; seconds: number } {
+  const budgetNs = BigInt(Math.round(budgetS * 1e9));
+  const start = process.hrtime.bigint();
+  let iterations = 0;
+  let batch = 1;
+  for (;;) {
+    for (let i = 0; i < batch; i++) {
+      const r = parse(body);
+      if (Array.isArray(r)) sink += r.length;
+    }
+    iterations += batch;
+    const elapsed = process.hrtime.bigint() - start;
+    if (elapsed >= budgetNs) return { iterations, seconds: Number(elapsed) / 1e9 };
+    const perIter = Number(elapsed) / iterations || 1;
+    batch = Math.max(batch, Math.floor(Number(budgetNs) / 20 / perIter));
+  }
+}
+
+function measureTs(parse: ParseFn, body: Body, seconds: number, warmupS: number) {
+  // Check once, outside the timed loop, that the parser accepts the body and
+  // returns something non-empty: timing a parser that bails early is useless.
+  const first = parse(body.body);
+  if (Array.isArray(first) && first.length === 0) throw new Error('parser returned no metric families');
+  if (warmupS > 0) timeLoop(parse, body.body, warmupS);
+  const { iterations, seconds: s } = timeLoop(parse, body.body, seconds);
+  return {
+    iterations,
+    seconds: s,
+    mbPerS: (body.body.length * iterations) / s / 1e6,
+    samplesPerS: (body.samples * iterations) / s,
+  };
+}
+
+/** Times `parse` on every body, then goparse on the same files. */
+export async function runParserBench(parse: ParseFn, o: ParserOptions): Promise<ParserRun[]> {
+  const runs: ParserRun[] = o.bodies.map((b) => ({ body: b.name, bytes: b.body.length, samples: b.samples }));
+
+  for (const [i, body] of o.bodies.entries()) {
+    o.log(`parser: pushkit <- ${body.name} (${o.seconds} s)`);
+    try {
+      runs[i].pushkit = measureTs(parse, body, o.seconds, o.warmupS);
+    } catch (err) {
+      runs[i].error = `pushkit parser: ${(err as Error).message}`;
+    }
+  }
+  if (sink < 0) console.log(sink); // never true; keeps `sink` observable
+
+  o.log(`parser: go expfmt <- ${o.bodies.map((b) => b.name).join(', ')} (${o.seconds} s each)`);
+  try {
+    const files = o.bodies.map((b) => {
+      const f = o.bodyFiles.get(b.name);
+      if (!f) throw new Error(`no file for body ${b.name}`);
+      return f;
+    });
+    const go = await runGoparse(files, o.seconds, o.warmupS);
+    for (const [i, g] of go.entries()) {
+      if (g.samples !== runs[i].samples) {
+        throw new Error(`goparse counted ${g.samples} samples in ${runs[i].body}, expected ${runs[i].samples}`);
+      }
+      runs[i].go = { iterations: g.iterations, seconds: g.seconds, mbPerS: g.mb_per_s, samplesPerS: g.samples_per_s };
+    }
+  } catch (err) {
+    const msg = `go parser: ${(err as Error).message}`;
+    for (const r of runs) r.error = r.error ? `${r.error}; ${msg}` : msg;
+  }
+
+  for (const r of runs) r.ratio = div(r.pushkit?.samplesPerS, r.go?.samplesPerS);
+  return runs;
+}
+
+export function parserReport(runs: ParserRun[]): string {
+  const rows = runs.map((r) => [
+    r.body,
+    num(r.bytes),
+    num(r.samples),
+    num(r.pushkit?.mbPerS, 1),
+    num(r.pushkit?.samplesPerS),
+    num(r.go?.mbPerS, 1),
+    num(r.go?.samplesPerS),
+    ratio(r.ratio),
+  ]);
+  const out = [
+    table(['body', 'bytes', 'samples', 'pushkit MB/s', 'pushkit samples/s', 'go MB/s', 'go samples/s', 'pushkit/go'], rows),
+  ];
+  for (const r of runs) if (r.error) out.push(`error: ${r.body}: ${r.error}`);
+  return out.join('\n');
+}

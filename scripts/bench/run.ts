@@ -1,0 +1,218 @@
+// Entry point of `npm run bench`: the HTTP push benchmark, then the parser
+// micro-benchmark, then the goals, printed and saved to .bench/results.json.
+//
+//   npx tsx scripts/bench/run.ts [--only http|parser] [--bodies small,medium,large]
+//       [--duration 10 | small=10,medium=10,large=15] [--connections 4 | large=2]
+//       [--threads 1] [--warmup 2] [--parser-seconds 3] [--timeout 30]
+//       [--method PUT|POST] [--targets pushkit,reference] [--out FILE]
+//
+// Every numeric flag can also come from the environment (BENCH_DURATION,
+// BENCH_CONNECTIONS, ...); flags win. Exit status is non-zero only when the
+// harness itself fails (a server that won't start, a crashed run), never for
+// a missed performance goal.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  BODY_NAMES,
+  DEFAULT_BODY_DIR,
+  REPO_ROOT,
+  makeBodies,
+  parseBodyList,
+  writeBodies,
+  type BodyName,
+} from './bodies.ts';
+import type { HttpRatio, HttpRun } from './http.ts';
+import type { ParserRun } from './parse-bench.ts';
+import { installCleanupHandlers, stopAll } from './proc.ts';
+import { TARGETS, type TargetName } from './servers.ts';
+import { evaluateTargets, targetsReport } from './targets.ts';
+
+const HELP = `usage: npx tsx scripts/bench/run.ts [options]
+  --only http|parser       run one benchmark (default: both, http first)
+  --bodies LIST            bodies to use, from small,medium,large (default: all)
+  --duration SPEC          wrk seconds: N for all, or small=10,medium=10,large=15 (env BENCH_DURATION)
+  --connections SPEC       wrk connections: N or small=4,medium=4,large=2 (env BENCH_CONNECTIONS)
+  --threads N              wrk threads, capped at connections (default 1, env BENCH_THREADS)
+  --warmup S               http warm-up seconds per run, 0 to skip (default 2, env BENCH_WARMUP)
+  --parser-seconds S       timed seconds per body in the parser benchmark (default 3, env BENCH_PARSER_SECONDS)
+  --timeout S              wrk per-request timeout (default 30, env BENCH_TIMEOUT)
+  --method PUT|POST        push method (default PUT, env BENCH_METHOD)
+  --targets LIST           http targets, from pushkit,reference (default: both, env BENCH_TARGETS)
+  --out FILE               JSON results (default .bench/results.json)`;
+
+const DEFAULT_DURATION: Record<BodyName, number> = { small: 10, medium: 10, large: 15 };
+// The 100k-sample body is ~7.7 MB per push; fewer connections keep the
+// servers from drowning in concurrent giant requests on two cores.
+const DEFAULT_CONNECTIONS: Record<BodyName, number> = { small: 4, medium: 4, large: 2 };
+
+function positive(value: string, what: string, allowZero = false): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`bad ${what}: "${value}"`);
+  return n;
+}
+
+/** "N" sets every body; "small=5,large=20" overrides only those named. */
+function perBody(spec: string | undefined, defaults: Record<BodyName, number>, what: string, integer: boolean) {
+  const out = { ...defaults };
+  if (!spec) return out;
+  const check = (v: string) => {
+    const n = positive(v, what);
+    if (integer && !Number.isInteger(n)) throw new Error(`bad ${what}: "${v}" is not an integer`);
+    return n;
+  };
+  if (!spec.includes('=')) {
+    const n = check(spec);
+    for (const k of BODY_NAMES) out[k] = n;
+    return out;
+  }
+  for (const part of spec.split(',')) {
+    const [k, v] = part.split('=').map((s) => s.trim());
+    const [name] = parseBodyList(k);
+    out[name] = check(v ?? '');
+  }
+  return out;
+}
+
+function parseTargets(list: string): TargetName[] {
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(TARGETS as readonly string[]).includes(n)) throw new Error(`unknown target "${n}" (known: ${TARGETS.join(', ')})`);
+  }
+  return names as TargetName[];
+}
+
+function options(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      only: { type: 'string' },
+      bodies: { type: 'string' },
+      duration: { type: 'string' },
+      connections: { type: 'string' },
+      threads: { type: 'string' },
+      warmup: { type: 'string' },
+      'parser-seconds': { type: 'string' },
+      timeout: { type: 'string' },
+      method: { type: 'string' },
+      targets: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const env = process.env;
+  const only = values.only;
+  if (only !== undefined && only !== 'http' && only !== 'parser') throw new Error(`--only must be http or parser`);
+  const method = (values.method ?? env.BENCH_METHOD ?? 'PUT').toUpperCase();
+  if (method !== 'PUT' && method !== 'POST') throw new Error(`--method must be PUT or POST`);
+  return {
+    http: only !== 'parser',
+    parser: only !== 'http',
+    bodies: parseBodyList(values.bodies ?? env.BENCH_BODIES ?? BODY_NAMES.join(',')),
+    durationS: perBody(values.duration ?? env.BENCH_DURATION, DEFAULT_DURATION, 'duration', false),
+    connections: perBody(values.connections ?? env.BENCH_CONNECTIONS, DEFAULT_CONNECTIONS, 'connections', true),
+    threads: Math.floor(positive(values.threads ?? env.BENCH_THREADS ?? '1', 'threads')),
+    warmupS: positive(values.warmup ?? env.BENCH_WARMUP ?? '2', 'warmup', true),
+    parserSeconds: positive(values['parser-seconds'] ?? env.BENCH_PARSER_SECONDS ?? '3', 'parser seconds'),
+    timeoutS: positive(values.timeout ?? env.BENCH_TIMEOUT ?? '30', 'timeout'),
+    method: method as 'PUT' | 'POST',
+    targets: parseTargets(values.targets ?? env.BENCH_TARGETS ?? TARGETS.join(',')),
+    out: resolve(values.out ?? join(REPO_ROOT, '.bench', 'results.json')),
+  };
+}
+
+type Options = ReturnType<typeof options>;
+
+/** Generous upper bound on the whole run, so nothing can hang forever. */
+function timeBudgetS(o: Options): number {
+  let s = 60;
+  if (o.http) {
+    for (const b of o.bodies) {
+      // start (tsx compile) + probe + warm-up + run + in-flight timeout + stop
+      s += o.targets.length * (60 + 30 + o.warmupS + o.durationS[b] + o.timeoutS + 20);
+    }
+  }
+  if (o.parser) s += 180 + 2 * o.bodies.length * (o.parserSeconds + 1) + 120;
+  return s;
+}
+
+const log = (line: string) => console.error(line);
+
+async function main(): Promise<number> {
+  const o = options(process.argv.slice(2));
+  installCleanupHandlers();
+  const budget = timeBudgetS(o);
+  const watchdog = setTimeout(() => {
+    console.error(`bench: exceeded the ${budget} s time budget, stopping`);
+    void stopAll().finally(() => process.exit(1));
+  }, budget * 1_000);
+
+  const bodies = makeBodies(o.bodies);
+  const bodyFiles = writeBodies(DEFAULT_BODY_DIR, bodies);
+  const started = new Date();
+  let http: HttpRun[] | undefined;
+  let httpRatios: HttpRatio[] | undefined;
+  let parser: ParserRun[] | undefined;
+  let failed = false;
+  const sections: string[] = [];
+
+  try {
+    if (o.http) {
+      // Imported lazily so `--only parser` works without wrk installed, and
+      // `--only http` works before pushkit's parser module exists.
+      const h = await import('./http.ts');
+      http = await h.runHttpBench({ ...o, bodies, bodyFiles, log });
+      httpRatios = h.httpRatios(http);
+      failed ||= http.some((r) => r.error !== undefined);
+      sections.push(`== HTTP push benchmark (wrk, ${o.method} /metrics/job/bench) ==\n${h.httpReport(http)}`);
+    }
+    if (o.parser) {
+      const p = await import('./parser.ts');
+      parser = await p.runParser({ bodies, bodyFiles, seconds: o.parserSeconds, warmupS: 1, log });
+      failed ||= parser.some((r) => r.error !== undefined);
+      sections.push(`== Parser benchmark (1 thread each) ==\n${p.parserReport(parser)}`);
+    }
+  } catch (err) {
+    console.error(`bench: ${(err as Error).stack ?? err}`);
+    failed = true;
+  } finally {
+    clearTimeout(watchdog);
+    await stopAll();
+  }
+
+  const targets = evaluateTargets(httpRatios, parser);
+  if (targets.length > 0) sections.push(`== Goals (reported only; never fail the run) ==\n${targetsReport(targets)}`);
+  console.log('\n' + sections.join('\n\n'));
+
+  const results = {
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    host: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model },
+    config: { ...o, out: undefined },
+    bodies: bodies.map((b) => ({ name: b.name, bytes: b.body.length, samples: b.samples })),
+    http,
+    httpRatios,
+    parser,
+    targets,
+  };
+  mkdirSync(dirname(o.out), { recursive: true });
+  writeFileSync(o.out, JSON.stringify(results, null, 2) + '\n');
+  console.log(`\nresults: ${o.out}`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err: unknown) => {
+    console.error(`bench: ${(err as Error).message ?? err}`);
+    await stopAll();
+    process.exit(2);
+  },
+);

@@ -1,0 +1,38 @@
+// Performance goals for pushkit relative to the reference implementations.
+// They are reported as PASS/MISS only: a miss is information for whoever
+// reads the report, never a reason for the benchmark to fail.
+
+import type { HttpRatio } from './http.ts';
+import type { ParserRun } from './parse-bench.ts';
+import { ratio, table } from './format.ts';
+
+export interface TargetCheck {
+  goal: string;
+  want: number;
+  got?: number;
+  status: 'PASS' | 'MISS' | 'n/a';
+}
+
+function check(goal: string, want: number, got: number | undefined): TargetCheck {
+  return { goal, want, got, status: got === undefined ? 'n/a' : got >= want ? 'PASS' : 'MISS' };
+}
+
+export function evaluateTargets(http: HttpRatio[] | undefined, parser: ParserRun[] | undefined): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  if (http) {
+    const small = http.find((r) => r.body === 'small');
+    const large = http.find((r) => r.body === 'large');
+    if (small) out.push(check('http small: pushes/s vs pushgateway', 4, small.pushesPerS));
+    if (large) out.push(check('http large: samples/s vs pushgateway', 3, large.samplesPerS));
+  }
+  // The parser goal applies to every body measured.
+  for (const r of parser ?? []) out.push(check(`parser ${r.body}: samples/s vs go expfmt`, 2, r.ratio));
+  return out;
+}
+
+export function targetsReport(checks: TargetCheck[]): string {
+  return table(
+    ['goal', 'target', 'measured', 'result'],
+    checks.map((c) => [c.goal, `>= ${c.want}x`, ratio(c.got), c.status]),
+  );
+}

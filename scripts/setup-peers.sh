@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs the external programs that pushkit's benchmarks and tests talk to:
+#   - prometheus-pushgateway: the reference server we compare against
+#   - golang-go + Debian's Go sources of prometheus/common and client_golang:
+#     lets us build the Go text-parser baseline offline (GOPATH mode)
+#   - wrk: the HTTP load generator shared by both targets
+#
+# Idempotent: packages already installed are skipped, and `apt-get update`
+# runs at most once, only when something is actually missing. Run as root.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+PACKAGES=(
+  prometheus-pushgateway
+  golang-go
+  golang-github-prometheus-common-dev
+  golang-github-prometheus-client-golang-dev
+  wrk
+)
+
+is_installed() {
+  # `dpkg -s` also succeeds for packages that were removed but not purged,
+  # so check the status line rather than the exit code alone.
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! is_installed "$pkg"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "setup-peers: all peer packages already installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-peers: need root to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "setup-peers: installing ${missing[*]}"
+# apt and debconf are chatty even with -qq; keep their output in a log and
+# show it only when a step fails.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+run_quiet() {
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup-peers: failed: $*" >&2
+    exit 1
+  fi
+}
+run_quiet apt-get update -qq
+run_quiet apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# Fail loudly if apt claimed success but something is still absent.
+for pkg in "${missing[@]}"; do
+  if ! is_installed "$pkg"; then
+    echo "setup-peers: $pkg is still not installed" >&2
+    exit 1
+  fi
+done
+echo "setup-peers: done"
