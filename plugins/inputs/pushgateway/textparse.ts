@@ -159,6 +159,8 @@ class TextParser {
   // The last name token read, and whether it needs legacy validation (quoted).
   private token = "";
   private tokenQuoted = false;
+  /** The bytes of a quoted token, for error messages (Go quotes the raw bytes). */
+  private tokenBytes: Uint8Array | undefined;
 
   constructor(private readonly buf: Buffer) {}
 
@@ -280,15 +282,21 @@ class TextParser {
       const next = this.at(i);
       if (!(quoted || cont[next])) break;
     }
-    this.token = Buffer.from(bytes).toString("utf8");
+    this.tokenBytes = Uint8Array.from(bytes);
+    this.token = Buffer.from(this.tokenBytes).toString("utf8");
     return i;
+  }
+
+  /** %q of the last quoted token when `name` is that token, else of `name`. */
+  private quotedToken(name: string): string {
+    return this.tokenQuoted && this.token === name && this.tokenBytes ? goQuoteBytes(this.tokenBytes) : goQuote(name);
   }
 
   /** Finds or creates the family a name belongs to (x_sum/x_count of a summary, x_bucket of a histogram). */
   private resolveFamily(name: string, quoted: boolean): FamilyState {
     this.isCount = false;
     this.isSum = false;
-    if (quoted && !LEGACY_METRIC_NAME.test(name)) this.fail(`invalid metric name ${goQuote(name)}`);
+    if (quoted && !LEGACY_METRIC_NAME.test(name)) this.fail(`invalid metric name ${this.quotedToken(name)}`);
     let st = this.families.get(name);
     if (st) return st;
     const count = endsWith(name, "_count");
@@ -335,14 +343,13 @@ class TextParser {
     if (i >= this.end) return;
     if (keyword === "HELP") {
       if (st.family.help !== undefined) this.fail(`second HELP line for metric name ${goQuote(st.family.name)}`);
-      if (this.eof) this.unexpectedEnd();
       st.family.help = this.readHelp(i);
+      if (this.eof) this.unexpectedEnd();
     } else {
       if (st.type !== undefined) this.fail(`second TYPE line for metric name ${goQuote(st.family.name)}, or TYPE reported after samples`);
       if (this.eof) this.unexpectedEnd();
-      const text = buf.toString("utf8", i, this.end);
-      const type = TYPES[text.toUpperCase()];
-      if (!type) this.fail(`unknown metric type ${goQuote(text)}`);
+      const type = TYPES[goToUpper(buf.toString("utf8", i, this.end))];
+      if (!type) this.fail(`unknown metric type ${goQuoteBytes(buf, i, this.end)}`);
       st.type = type;
       st.family.type = type;
     }
@@ -351,7 +358,8 @@ class TextParser {
   private readHelp(i: number): string {
     const buf = this.buf;
     const end = this.end;
-    if (buf.indexOf(BSL, i) < 0 || buf.indexOf(BSL, i) >= end) return buf.toString("utf8", i, end);
+    const line = buf.subarray(i, end);
+    if (line.indexOf(BSL) < 0) return line.toString("utf8");
     const bytes: number[] = [];
     for (; i < end; i++) {
       const c = buf[i];
@@ -407,7 +415,7 @@ class TextParser {
           continue;
         }
         if (name === "__name__") this.fail('label name "__name__" is reserved');
-        if (nameQuoted && !LEGACY_LABEL_NAME.test(name)) this.fail(`invalid label name ${goQuote(name)}`);
+        if (nameQuoted && !LEGACY_LABEL_NAME.test(name)) this.fail(`invalid label name ${this.quotedToken(name)}`);
         const type = st?.type;
         const special = (type === "SUMMARY" && name === "quantile") || (isHistogramType(type) && name === "le");
         if (!special) {
@@ -542,7 +550,8 @@ class TextParser {
         family.metrics.push(metric);
       }
       const s = metric.summary!;
-      if (this.isCount) s.count = value;
+      // A summary's count is an unsigned integer in the data model; the reference truncates.
+      if (this.isCount) s.count = Math.trunc(value);
       else if (this.isSum) s.sum = value;
       else if (!Number.isNaN(quantile)) s.quantiles.push({ quantile, value });
       return metric;
@@ -564,6 +573,16 @@ class TextParser {
     }
     return metric;
   }
+}
+
+/** Go's strings.ToUpper: only one-to-one case mappings (no "ﬆ" -> "ST" expansion). */
+function goToUpper(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    const up = ch.toUpperCase();
+    out += up.length === ch.length || [...up].length === 1 ? up : ch;
+  }
+  return out;
 }
 
 const TYPES: Record<string, MetricType> = {
