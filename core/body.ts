@@ -32,7 +32,7 @@ export function registerDecoder(encoding: string, decoder: Decoder): void {
 }
 
 function tooLarge(limit: number): HttpError {
-  return new HttpError(413, `request body exceeds the limit of ${limit} bytes (max_body_bytes)`, { Connection: "close" });
+  return new HttpError(413, `request body exceeds the limit of ${limit} bytes (max_body_bytes)`);
 }
 
 function tooLargeDecompressed(limit: number): HttpError {

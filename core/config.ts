@@ -143,6 +143,7 @@ function componentsFromTable(
   where: string,
   schemaOf: (type: string) => Schema | undefined,
   known: Iterable<string>,
+  source: Source = { kind: "file", file: where },
 ): ComponentConfig[] {
   if (!isTable(table)) throw new ConfigError(`${where}: "${kind}" must be a table of [[${kind}.<name>]] tables`);
   const out: ComponentConfig[] = [];
@@ -152,7 +153,7 @@ function componentsFromTable(
     const list = instances(v, `${where} [${kind}.${type}]`);
     list.forEach((t, i) => {
       const label = list.length > 1 ? `[[${kind}.${type}]] #${i + 1}` : `[${kind}.${type}]`;
-      out.push({ type, origin: where, settings: settingsFromTable(schema, t, `${where} ${label}`, { kind: "file", file: where }) });
+      out.push({ type, origin: where, settings: settingsFromTable(schema, t, `${where} ${label}`, source) });
     });
   }
   return out;
@@ -249,7 +250,7 @@ export function loadConfig({ confDir, env, registry }: LoadOptions): AgentConfig
     const doc = parseToml(env.ENV_INPUTS, "ENV_INPUTS");
     for (const [key, v] of Object.entries(doc)) {
       if (key !== "inputs") throw new ConfigError(`ENV_INPUTS: unknown table "${key}"; it holds [[inputs.<name>]] tables`);
-      inputs.push(...componentsFromTable("inputs", v, "ENV_INPUTS", inputSchema, registry.inputs.keys()));
+      inputs.push(...componentsFromTable("inputs", v, "ENV_INPUTS", inputSchema, registry.inputs.keys(), { kind: "env", name: "ENV_INPUTS" }));
     }
   }
 
@@ -266,11 +267,11 @@ export function loadConfig({ confDir, env, registry }: LoadOptions): AgentConfig
     if (item.startsWith("-")) disabled.add(name);
     else enabled.add(name);
   }
-  const configured = new Set(inputs.map((i) => i.type));
   for (const name of enabled) {
     if (disabled.has(name)) continue;
-    if (configured.has(name)) {
-      warnings.push(`ENV_DEFAULT_ENABLED_INPUTS: input "${name}" is configured by a conf file; that configuration is used`);
+    const configured = inputs.find((i) => i.type === name);
+    if (configured) {
+      warnings.push(`ENV_DEFAULT_ENABLED_INPUTS: input "${name}" is configured by ${configured.origin}; that configuration is used`);
       continue;
     }
     inputs.push({ type: name, origin: "ENV_DEFAULT_ENABLED_INPUTS", settings: defaults(registry.inputs.get(name)!.options) });

@@ -92,7 +92,7 @@ export class Converter {
             this.countAndSum(points, measurement, tags, field, s.count, s.sum, time);
             for (const q of s.quantiles) {
               if (!finite(q.value)) continue;
-              points.push(point(measurement, { ...tags, quantile: tagFloat(q.quantile) }, { [field]: q.value }, time));
+              points.push(point(measurement, withTag(tags, "quantile", tagFloat(q.quantile)), { [field]: q.value }, time));
             }
             break;
           }
@@ -104,7 +104,7 @@ export class Converter {
             const bucketField = field + "_bucket";
             for (const b of h.buckets) {
               if (!finite(b.count)) continue;
-              points.push(point(measurement, { ...tags, le: tagFloat(b.upperBound) }, { [bucketField]: b.count }, time));
+              points.push(point(measurement, withTag(tags, "le", tagFloat(b.upperBound)), { [bucketField]: b.count }, time));
             }
             break;
           }
@@ -121,17 +121,35 @@ export class Converter {
     if (finite(count) || finite(sum)) points.push(point(measurement, tags, fields, time));
   }
 
-  /** Static tags < body labels < grouping key. */
+  /**
+   * Static tags < body labels < grouping key (a bucket's le and a quantile's quantile are
+   * added afterwards and win). Keys are inserted sorted, so encoders need not sort them.
+   */
   private tags(m: Metric, grouping: ReadonlyMap<string, string>): Record<string, string> {
-    const tags: Record<string, string> = { ...this.o.tags };
+    const merged: Record<string, string> = { ...this.o.tags };
     const l = m.labels;
-    for (let i = 0; i < l.length; i += 2) tags[l[i]] = l[i + 1];
-    for (const [k, v] of grouping) {
-      // A bucket's le and a quantile's quantile are added afterwards and win.
-      tags[k] = v;
-    }
-    return tags;
+    for (let i = 0; i < l.length; i += 2) merged[l[i]] = l[i + 1];
+    for (const [k, v] of grouping) merged[k] = v;
+    const sorted: Record<string, string> = {};
+    for (const k of Object.keys(merged).sort()) sorted[k] = merged[k];
+    return sorted;
   }
+}
+
+/** A copy of sorted tags with one more (or replaced) tag, still in key order. */
+function withTag(tags: Record<string, string>, key: string, value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let placed = false;
+  for (const k in tags) {
+    if (!placed && k >= key) {
+      out[key] = value;
+      placed = true;
+      if (k === key) continue;
+    }
+    out[k] = tags[k];
+  }
+  if (!placed) out[key] = value;
+  return out;
 }
 
 /**
@@ -143,9 +161,9 @@ function point(measurement: string, tags: Record<string, string>, fields: Record
   for (const key in fields) {
     if (key in tags) {
       const v = tags[key];
-      tags = { ...tags };
-      delete tags[key];
-      if (!(`tag_${key}` in tags)) tags[`tag_${key}`] = v;
+      const renamed: Record<string, string> = {};
+      for (const k in tags) if (k !== key) renamed[k] = tags[k];
+      tags = `tag_${key}` in renamed ? renamed : withTag(renamed, `tag_${key}`, v);
     }
   }
   return { measurement, tags, fields, time };

@@ -6,10 +6,12 @@ function hex2(n: number): string {
   return n.toString(16).padStart(2, "0");
 }
 
+// Go's strconv.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space.
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+
 function isPrintable(cp: number): boolean {
-  if (cp < 0x20 || cp === 0x7f || (cp >= 0x80 && cp < 0xa0)) return false;
-  if (cp === 0xad || (cp >= 0x2028 && cp <= 0x2029) || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-  return true;
+  if (cp < 0x80) return cp >= 0x20 && cp < 0x7f;
+  return PRINTABLE.test(String.fromCodePoint(cp));
 }
 
 function escapeRune(cp: number, quote: number): string {
