@@ -54,6 +54,16 @@ export function parseGoFloat(s: string): number | undefined {
   return undefined;
 }
 
+/** le and quantile values repeat on nearly every line of a histogram or summary. */
+const specialFloats = new Map<string, number | undefined>();
+function specialLabelFloat(s: string): number | undefined {
+  if (specialFloats.has(s)) return specialFloats.get(s);
+  const v = parseGoFloat(s);
+  if (specialFloats.size >= 4096) specialFloats.clear();
+  specialFloats.set(s, v);
+  return v;
+}
+
 const INT64_MAX = 9223372036854775807n;
 
 function parseGoInt64(s: string): number | undefined {
@@ -130,6 +140,8 @@ interface FamilyState {
   type: MetricType | undefined;
   /** Summary and histogram metrics by label signature (without quantile/le). */
   grouped: Map<string, Metric> | undefined;
+  /** The summary or histogram metric of the previous line: the next line usually continues it. */
+  last: Metric | undefined;
 }
 
 /** Order-independent key of a label set; length prefixes keep it unambiguous for any bytes. */
@@ -140,6 +152,12 @@ function signature(labels: string[]): string {
   for (let i = 0; i < n; i += 2) pairs.push(`${labels[i].length}:${labels[i]}${labels[i + 1].length}:${labels[i + 1]}`);
   if (pairs.length > 1) pairs.sort();
   return pairs.join("");
+}
+
+function sameLabels(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function endsWith(name: string, suffix: string): boolean {
@@ -313,7 +331,7 @@ class TextParser {
       if (st && isHistogramType(st.type)) return st;
     }
     const family: MetricFamily = { name, type: "UNTYPED", metrics: [] };
-    st = { family, type: undefined, grouped: undefined };
+    st = { family, type: undefined, grouped: undefined, last: undefined };
     this.families.set(name, st);
     return st;
   }
@@ -392,17 +410,18 @@ class TextParser {
     let quantile = NaN;
     let bucket = NaN;
     let nameLate = false;
-    if (this.at(i) === LBRACE) {
+    const end = this.end;
+    if ((i < end ? buf[i] : this.at(i)) === LBRACE) {
       i++;
       for (;;) {
-        i = this.skipBlanks(i);
-        if (this.at(i) === RBRACE) break;
+        if (i >= end || buf[i] === SP || buf[i] === TAB) i = this.skipBlanks(i);
+        if ((i < end ? buf[i] : this.at(i)) === RBRACE) break;
         i = this.readName(i, false);
         const name = this.token;
         const nameQuoted = this.tokenQuoted;
         if (name === "") this.fail(`invalid label name for metric ${goQuote(st?.family.name ?? "")}`);
-        if (i < this.end && (buf[i] === SP || buf[i] === TAB)) i = this.skipBlanks(i);
-        let c = this.at(i);
+        if (i < end && (buf[i] === SP || buf[i] === TAB)) i = this.skipBlanks(i);
+        let c = i < end ? buf[i] : this.at(i);
         if (c !== EQ) {
           if (!braced) this.fail(`expected '=' after label name, found ${goQuoteByte(c)}`);
           if (c !== COMMA && c !== RBRACE) this.fail(`unexpected end of metric name ${goQuoteByte(c)}`);
@@ -423,21 +442,22 @@ class TextParser {
             if (labels[k] === name) this.fail(`duplicate label names for metric ${goQuote(st?.family.name ?? "")}`);
           }
         }
-        i = this.skipBlanks(i + 1);
-        c = this.at(i);
+        i++;
+        if (i >= end || buf[i] === SP || buf[i] === TAB) i = this.skipBlanks(i);
+        c = i < end ? buf[i] : this.at(i);
         if (c !== QUOTE) this.fail(`expected '"' at start of label value, found ${goQuoteByte(c)}`);
         i = this.readLabelValue(i + 1);
         const value = this.token;
         if (special) {
-          const v = parseGoFloat(value);
+          const v = specialLabelFloat(value);
           if (v === undefined) this.fail(`expected float as value for '${name}' label, got ${goQuote(value)}`);
           if (name === "le") bucket = v;
           else quantile = v;
         } else {
           labels.push(name, value);
         }
-        i = this.skipBlanks(i);
-        c = this.at(i);
+        if (i >= end || buf[i] === SP || buf[i] === TAB) i = this.skipBlanks(i);
+        c = i < end ? buf[i] : this.at(i);
         if (c === COMMA) {
           i++;
           continue;
@@ -452,7 +472,6 @@ class TextParser {
     if (!st) this.fail("invalid metric name");
 
     // The value: everything up to the next blank or the line's end.
-    const end = this.end;
     const from = i;
     while (i < end && buf[i] !== SP && buf[i] !== TAB) i++;
     if (i >= end && this.eof) this.unexpectedEnd();
@@ -540,26 +559,27 @@ class TextParser {
       family.metrics.push(metric);
       return metric;
     }
-    const grouped = (st.grouped ??= new Map());
-    const key = signature(labels);
-    let metric = grouped.get(key);
-    if (type === "SUMMARY") {
+    let metric: Metric | undefined;
+    if (st.last && sameLabels(st.last.labels, labels)) {
+      metric = st.last;
+    } else {
+      const grouped = (st.grouped ??= new Map());
+      const key = signature(labels);
+      metric = grouped.get(key);
       if (!metric) {
-        metric = { labels, summary: { quantiles: [] } };
+        metric = type === "SUMMARY" ? { labels, summary: { quantiles: [] } } : { labels, histogram: { buckets: [], floatCounts: false } };
         grouped.set(key, metric);
         family.metrics.push(metric);
       }
+      st.last = metric;
+    }
+    if (type === "SUMMARY") {
       const s = metric.summary!;
       // A summary's count is an unsigned integer in the data model; the reference truncates.
       if (this.isCount) s.count = Math.trunc(value);
       else if (this.isSum) s.sum = value;
       else if (!Number.isNaN(quantile)) s.quantiles.push({ quantile, value });
       return metric;
-    }
-    if (!metric) {
-      metric = { labels, histogram: { buckets: [], floatCounts: false } };
-      grouped.set(key, metric);
-      family.metrics.push(metric);
     }
     const h = metric.histogram!;
     if (this.isCount) {
