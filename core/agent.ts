@@ -2,7 +2,7 @@
 // configuration, serves the shared HTTP server, and shuts everything down in order.
 import type { Logger } from "pino";
 import { type AgentConfig, values } from "./config.ts";
-import { Delivery, SinkQueue, deliveryOptions, type QueueOptions } from "./delivery.ts";
+import { DELIVERY_KEYS, Delivery, SinkQueue, type QueueOptions } from "./delivery.ts";
 import { HttpServer } from "./http.ts";
 import type { RunningInput, Sink } from "./plugin.ts";
 import type { Registry } from "./registry.ts";
@@ -16,7 +16,7 @@ export interface RunningAgent {
 function splitSinkOptions(all: Record<string, any>): { queue: QueueOptions; own: Record<string, any> } {
   const queue = {} as Record<string, any>;
   const own: Record<string, any> = {};
-  for (const [k, v] of Object.entries(all)) (k in deliveryOptions ? queue : own)[k] = v;
+  for (const [k, v] of Object.entries(all)) (DELIVERY_KEYS.includes(k) ? queue : own)[k] = v;
   return { queue: queue as QueueOptions, own };
 }
 

@@ -70,7 +70,7 @@ async function main(): Promise<number> {
         renderEffective(
           config,
           (t) => registry.inputs.get(t)!.options,
-          (t) => sinkSchema(registry.sinks.get(t)!.options),
+          (t) => sinkSchema(registry.sinks.get(t)!),
         ),
       );
       for (const w of config.warnings) process.stderr.write(`warning: ${w}\n`);

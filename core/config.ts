@@ -8,6 +8,7 @@ import toml from "toml";
 import { agentSections } from "./agent-options.ts";
 import { deliveryOptions } from "./delivery.ts";
 import { ConfigError, envName, type OptionSpec, type Schema } from "./options.ts";
+import type { SinkDefinition } from "./plugin.ts";
 import type { Registry } from "./registry.ts";
 
 export type Source =
@@ -46,8 +47,8 @@ export function values(settings: Settings): Record<string, any> {
   return out;
 }
 
-export function sinkSchema(own: Schema): Schema {
-  return { ...deliveryOptions, ...own };
+export function sinkSchema(def: SinkDefinition): Schema {
+  return { ...deliveryOptions(def.deliveryDefaults), ...def.options };
 }
 
 const ENV_SUBST = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
@@ -190,7 +191,7 @@ export function loadConfig({ confDir, env, registry }: LoadOptions): AgentConfig
   const inputSchema = (t: string) => registry.inputs.get(t)?.options;
   const sinkSchemaOf = (t: string) => {
     const def = registry.sinks.get(t);
-    return def ? sinkSchema(def.options) : undefined;
+    return def ? sinkSchema(def) : undefined;
   };
 
   const sections = {} as AgentConfig["sections"];
@@ -309,7 +310,7 @@ export function loadConfig({ confDir, env, registry }: LoadOptions): AgentConfig
   if (env.ENV_SINKS !== undefined && env.ENV_SINKS.trim() !== "") sinks = sinksFromEnv(env.ENV_SINKS, registry);
   if (sinks.length === 0) {
     const def = registry.sinks.get("stdout");
-    if (def) sinks.push({ type: "stdout", origin: "default (no sink configured)", settings: defaults(sinkSchema(def.options)) });
+    if (def) sinks.push({ type: "stdout", origin: "default (no sink configured)", settings: defaults(sinkSchema(def)) });
   }
 
   return { confDir, sections, sinks, inputs: active, warnings };
@@ -333,7 +334,7 @@ function sinksFromEnv(text: string, registry: Registry): ComponentConfig[] {
         const schemes = [...registry.sinks.values()].flatMap((d) => d.urlSchemes.map((s) => `${s}://`));
         throw new ConfigError(`ENV_SINKS: unknown sink scheme "${scheme}://" in "${raw}"; known: ${schemes.join(", ")}`);
       }
-      const schema = sinkSchema(def.options);
+      const schema = sinkSchema(def);
       let table: Record<string, unknown>;
       try {
         table = def.fromUrl(url);

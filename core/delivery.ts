@@ -8,26 +8,33 @@ import { opt } from "./options.ts";
 import type { Sink } from "./plugin.ts";
 import type { Point } from "./point.ts";
 
-export const deliveryOptions = {
-  batch_points: opt.integer({ default: 5000, min: 1, description: "Largest batch handed to the sink, in points." }),
-  flush_interval: opt.duration({ default: 1000, min: 10, description: "Longest time a point waits before its batch is written." }),
-  max_queue_points: opt.integer({
-    default: 500_000,
-    min: 1,
-    description: "Points this sink may hold while it catches up; beyond that pushes are refused with 503.",
-  }),
-};
-
 export interface QueueOptions {
   batch_points: number;
   flush_interval: number;
   max_queue_points: number;
 }
 
+/** The delivery options every sink takes; a sink may change their defaults. */
+export function deliveryOptions(defaults: Partial<QueueOptions> = {}) {
+  return {
+    batch_points: opt.integer({ default: defaults.batch_points ?? 5000, min: 1, description: "Largest batch handed to the sink, in points." }),
+    flush_interval: opt.duration({ default: defaults.flush_interval ?? 1000, min: 10, description: "Longest time a point waits before its batch is written." }),
+    max_queue_points: opt.integer({
+      default: defaults.max_queue_points ?? 500_000,
+      min: 1,
+      description: "Points this sink may hold while it catches up; beyond that pushes are refused with 503.",
+    }),
+  };
+}
+
+export const DELIVERY_KEYS: readonly string[] = Object.keys(deliveryOptions());
+
 const MAX_BACKOFF_MS = 30_000;
 
 export class SinkQueue {
   private pending: Point[][] = [];
+  /** Points of pending[0] already taken into a batch. */
+  private headOffset = 0;
   private queued = 0;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
@@ -74,20 +81,20 @@ export class SinkQueue {
   private takeBatch(): Point[] {
     const limit = this.opts.batch_points;
     const first = this.pending[0];
-    if (first.length <= limit && (this.pending.length === 1 || first.length + this.pending[1].length > limit)) {
+    if (this.headOffset === 0 && first.length <= limit && (this.pending.length === 1 || first.length + this.pending[1].length > limit)) {
       this.pending.shift();
       return first;
     }
+    // Large pushes are cut at an offset rather than sliced, so a backlog costs linear time.
     const batch: Point[] = [];
     while (this.pending.length > 0 && batch.length < limit) {
       const head = this.pending[0];
-      const room = limit - batch.length;
-      if (head.length <= room) {
-        for (const p of head) batch.push(p);
+      const take = Math.min(limit - batch.length, head.length - this.headOffset);
+      for (let i = 0; i < take; i++) batch.push(head[this.headOffset + i]);
+      this.headOffset += take;
+      if (this.headOffset === head.length) {
         this.pending.shift();
-      } else {
-        for (let i = 0; i < room; i++) batch.push(head[i]);
-        this.pending[0] = head.slice(room);
+        this.headOffset = 0;
       }
     }
     return batch;
@@ -105,6 +112,11 @@ export class SinkQueue {
           this.written += batch.length;
           this.backoff = 0;
         } catch (e) {
+          // The failed batch goes back in front, whole; what remains of the old head stays after it.
+          if (this.headOffset > 0) {
+            this.pending[0] = this.pending[0].slice(this.headOffset);
+            this.headOffset = 0;
+          }
           this.pending.unshift(batch);
           this.failures++;
           this.backoff = Math.min(MAX_BACKOFF_MS, this.backoff ? this.backoff * 2 : 500);

@@ -51,6 +51,8 @@ export interface SinkDefinition<S extends Schema = Schema> {
   options: S;
   /** URL schemes accepted in ENV_SINKS, e.g. ["stdout"], and how such a URL maps to options. */
   urlSchemes: string[];
+  /** Defaults of the delivery options (batch_points, flush_interval, max_queue_points) for this sink. */
+  deliveryDefaults?: { batch_points?: number; flush_interval?: number; max_queue_points?: number };
   fromUrl(url: URL): Record<string, unknown>;
   create(options: OptionsOf<S>, ctx: SinkContext): Sink;
 }

@@ -45,7 +45,7 @@ function render(config: AgentConfig): string {
   return renderEffective(
     config,
     (t) => registry.inputs.get(t)!.options,
-    (t) => sinkSchema(registry.sinks.get(t)!.options),
+    (t) => sinkSchema(registry.sinks.get(t)!),
   );
 }
 
@@ -80,7 +80,8 @@ describe("config", () => {
       expect(config.inputs).to.deep.equal([]);
       expect(config.sinks).to.have.length(1);
       expect(config.sinks[0].type).to.equal("stdout");
-      expect(config.sinks[0].settings.batch_points).to.deep.equal({ value: 5000, source: { kind: "default" } });
+      expect(config.sinks[0].settings.batch_points).to.deep.equal({ value: 100_000, source: { kind: "default" } });
+      expect(config.sinks[0].settings.flush_interval).to.deep.equal({ value: 200, source: { kind: "default" } });
     });
 
     it("a conf dir that is a regular file is an error", () => {

@@ -1,6 +1,6 @@
 // Writes points to standard output as line protocol: the default sink, so the agent works
 // with no backend at all (logs go to stderr and never mix with it).
-import { encodeBatch } from "../../../core/lineprotocol.ts";
+import { LineEncoder } from "../../../core/lineprotocol.ts";
 import { defineSink } from "../../../core/plugin.ts";
 
 export default defineSink({
@@ -8,15 +8,16 @@ export default defineSink({
   description: "Line protocol on standard output",
   options: {},
   urlSchemes: ["stdout"],
+  // Writing locally is cheap per call: large batches keep up with large pushes.
+  deliveryDefaults: { batch_points: 100_000, flush_interval: 200 },
   fromUrl: () => ({}),
   create() {
+    const encoder = new LineEncoder();
     return {
-      write(points) {
-        const text = encodeBatch(points);
-        if (text === "") return Promise.resolve();
-        return new Promise<void>((resolve, reject) => {
-          process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
-        });
+      async write(points) {
+        for (const chunk of encoder.encodeChunks(points)) {
+          await new Promise<void>((resolve, reject) => process.stdout.write(chunk, (err) => (err ? reject(err) : resolve())));
+        }
       },
       async close() {},
     };
