@@ -58,7 +58,11 @@ function tagFloat(v: number): string {
 }
 
 export class Converter {
-  constructor(private readonly o: ConvertOptions) {}
+  private readonly staticPairs: string[];
+
+  constructor(private readonly o: ConvertOptions) {
+    this.staticPairs = sortedPairs(Object.entries(o.tags).flat());
+  }
 
   /**
    * Converts one push. `grouping` holds the grouping key (job included); `receivedNs` is the
@@ -67,6 +71,7 @@ export class Converter {
   convert(families: readonly MetricFamily[], grouping: ReadonlyMap<string, string>, receivedNs: bigint): Point[] {
     const points: Point[] = [];
     const job = grouping.get("job") ?? "";
+    const groupingPairs = sortedPairs([...grouping].flat());
     const msCache = new Map<number, bigint>();
     const timeOf = (m: Metric): bigint => {
       const ms = m.timestampMs;
@@ -78,13 +83,13 @@ export class Converter {
     for (const fam of families) {
       const { measurement, field } = names(fam.name, job, this.o);
       for (const m of fam.metrics) {
-        const tags = this.tags(m, grouping);
+        const tags = this.tags(m, groupingPairs);
         const time = timeOf(m);
         switch (fam.type) {
           case "COUNTER":
           case "GAUGE":
           case "UNTYPED":
-            if (finite(m.value)) points.push(point(measurement, tags, { [field]: m.value }, time));
+            if (finite(m.value)) points.push(point(measurement, tags, one(field, m.value), time));
             break;
           case "SUMMARY": {
             const s = m.summary;
@@ -92,7 +97,7 @@ export class Converter {
             this.countAndSum(points, measurement, tags, field, s.count, s.sum, time);
             for (const q of s.quantiles) {
               if (!finite(q.value)) continue;
-              points.push(point(measurement, withTag(tags, "quantile", tagFloat(q.quantile)), { [field]: q.value }, time));
+              points.push(point(measurement, withTag(tags, "quantile", tagFloat(q.quantile)), one(field, q.value), time));
             }
             break;
           }
@@ -104,7 +109,7 @@ export class Converter {
             const bucketField = field + "_bucket";
             for (const b of h.buckets) {
               if (!finite(b.count)) continue;
-              points.push(point(measurement, withTag(tags, "le", tagFloat(b.upperBound)), { [bucketField]: b.count }, time));
+              points.push(point(measurement, withTag(tags, "le", tagFloat(b.upperBound)), one(bucketField, b.count), time));
             }
             break;
           }
@@ -123,17 +128,68 @@ export class Converter {
 
   /**
    * Static tags < body labels < grouping key (a bucket's le and a quantile's quantile are
-   * added afterwards and win). Keys are inserted sorted, so encoders need not sort them.
+   * added afterwards and win). Keys are inserted sorted, so encoders need not sort them: the
+   * three sources are merged as sorted lists (clients send labels sorted; others are sorted here).
    */
-  private tags(m: Metric, grouping: ReadonlyMap<string, string>): Record<string, string> {
-    const merged: Record<string, string> = { ...this.o.tags };
-    const l = m.labels;
-    for (let i = 0; i < l.length; i += 2) merged[l[i]] = l[i + 1];
-    for (const [k, v] of grouping) merged[k] = v;
-    const sorted: Record<string, string> = {};
-    for (const k of Object.keys(merged).sort()) sorted[k] = merged[k];
-    return sorted;
+  private tags(m: Metric, grouping: readonly string[]): Record<string, string> {
+    const labels = sortedPairs(m.labels);
+    const fixed = this.staticPairs;
+    const out: Record<string, string> = {};
+    let a = 0; // static
+    let b = 0; // labels
+    let c = 0; // grouping
+    for (;;) {
+      const ka = a < fixed.length ? fixed[a] : undefined;
+      const kb = b < labels.length ? labels[b] : undefined;
+      const kc = c < grouping.length ? grouping[c] : undefined;
+      let key = ka;
+      if (kb !== undefined && (key === undefined || kb < key)) key = kb;
+      if (kc !== undefined && (key === undefined || kc < key)) key = kc;
+      if (key === undefined) return out;
+      let value = "";
+      if (key === ka) {
+        value = fixed[a + 1];
+        a += 2;
+      }
+      if (key === kb) {
+        value = labels[b + 1];
+        b += 2;
+      }
+      if (key === kc) {
+        value = grouping[c + 1];
+        c += 2;
+      }
+      out[key] = value;
+    }
   }
+}
+
+/** Label pairs sorted by name (as flat [name, value, ...]); the array itself when already sorted. */
+function sortedPairs(l: string[]): string[] {
+  let i = 2;
+  while (i < l.length && l[i - 2] < l[i]) i += 2;
+  if (i >= l.length) return l;
+  // Insertion sort of a copy: label sets are small.
+  const out = l.slice();
+  for (; i < out.length; i += 2) {
+    const name = out[i];
+    const value = out[i + 1];
+    let j = i - 2;
+    while (j >= 0 && out[j] > name) {
+      out[j + 2] = out[j];
+      out[j + 3] = out[j + 1];
+      j -= 2;
+    }
+    out[j + 2] = name;
+    out[j + 3] = value;
+  }
+  return out;
+}
+
+function one(key: string, value: FieldValue): Record<string, FieldValue> {
+  const f: Record<string, FieldValue> = {};
+  f[key] = value;
+  return f;
 }
 
 /** A copy of sorted tags with one more (or replaced) tag, still in key order. */
