@@ -22,7 +22,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const READY_TIMEOUT_MS = 60_000; // tsx compiles pushkit on first start
+const READY_TIMEOUT_MS = 60_000;
 
 function fileSize(path: string): number | undefined {
   try {
@@ -47,7 +47,8 @@ function pushkitLaunch(dir: string, port: number): Launch {
   const sinkFile = join(dir, 'points.lp');
   return {
     cmd: process.execPath,
-    args: ['--import', 'tsx', 'core/cli.ts', 'run', '--conf-dir', confDir],
+    // The built agent, as a deployment runs it (`npm run bench` builds it first).
+    args: ['dist/core/cli.js', 'run', '--conf-dir', confDir],
     cwd: REPO_ROOT,
     env: {
       ...process.env,
