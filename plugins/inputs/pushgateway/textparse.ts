@@ -366,7 +366,8 @@ class TextParser {
     } else {
       if (st.type !== undefined) this.fail(`second TYPE line for metric name ${goQuote(st.family.name)}, or TYPE reported after samples`);
       if (this.eof) this.unexpectedEnd();
-      const type = TYPES[goToUpper(buf.toString("utf8", i, this.end))];
+      const text = buf.toString("latin1", i, this.end);
+      const type = TYPES_AS_WRITTEN[text] ?? TYPES[goToUpper(buf.toString("utf8", i, this.end))];
       if (!type) this.fail(`unknown metric type ${goQuoteBytes(buf, i, this.end)}`);
       st.type = type;
       st.family.type = type;
@@ -614,6 +615,17 @@ const TYPES: Record<string, MetricType> = {
   GAUGE_HISTOGRAM: "GAUGE_HISTOGRAM",
   GAUGEHISTOGRAM: "GAUGE_HISTOGRAM",
 };
+
+/** The usual spellings, looked up before any case folding. */
+const TYPES_AS_WRITTEN: Record<string, MetricType | undefined> = Object.assign(Object.create(null), {
+  counter: "COUNTER",
+  gauge: "GAUGE",
+  summary: "SUMMARY",
+  untyped: "UNTYPED",
+  histogram: "HISTOGRAM",
+  gauge_histogram: "GAUGE_HISTOGRAM",
+  gaugehistogram: "GAUGE_HISTOGRAM",
+});
 
 /** A histogram with any count that is not a whole number is a float histogram throughout. */
 function markFloatHistogram(m: Metric): void {
