@@ -41,7 +41,7 @@ export async function startAgent(config: AgentConfig, registry: Registry, log: L
     return def.create(values(ic.settings) as any, {
       log: log.child({ input: ic.type }),
       http: server,
-      emit: async (points) => delivery.emit(points),
+      emit: async (batch) => delivery.emit(batch),
     });
   });
 

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { BackpressureError } from "./errors.ts";
 import { opt } from "./options.ts";
 import type { Sink } from "./plugin.ts";
-import type { Point } from "./point.ts";
+import { PointBatch } from "./batch.ts";
 
 export interface QueueOptions {
   batch_points: number;
@@ -32,9 +32,7 @@ export const DELIVERY_KEYS: readonly string[] = Object.keys(deliveryOptions());
 const MAX_BACKOFF_MS = 30_000;
 
 export class SinkQueue {
-  private pending: Point[][] = [];
-  /** Points of pending[0] already taken into a batch. */
-  private headOffset = 0;
+  private pending: PointBatch[] = [];
   private queued = 0;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
@@ -59,10 +57,10 @@ export class SinkQueue {
     return this.queued === 0 || this.queued + n <= this.opts.max_queue_points;
   }
 
-  enqueue(points: Point[]): void {
-    if (points.length === 0) return;
-    this.pending.push(points);
-    this.queued += points.length;
+  enqueue(batch: PointBatch): void {
+    if (batch.size === 0) return;
+    this.pending.push(batch);
+    this.queued += batch.size;
     // While a write is running or a retry is scheduled, that drain picks these up.
     if (this.writing || this.backoff > 0) return;
     if (this.queued >= this.opts.batch_points) this.kick(0);
@@ -78,26 +76,15 @@ export class SinkQueue {
     this.timer.unref?.();
   }
 
-  private takeBatch(): Point[] {
-    const limit = this.opts.batch_points;
-    const first = this.pending[0];
-    if (this.headOffset === 0 && first.length <= limit && (this.pending.length === 1 || first.length + this.pending[1].length > limit)) {
-      this.pending.shift();
-      return first;
+  /** Whole batches up to batch_points (one push is never split; a larger one goes alone). */
+  private takeBatch(): PointBatch {
+    const taken = [this.pending.shift()!];
+    let size = taken[0].size;
+    while (this.pending.length > 0 && size + this.pending[0].size <= this.opts.batch_points) {
+      size += this.pending[0].size;
+      taken.push(this.pending.shift()!);
     }
-    // Large pushes are cut at an offset rather than sliced, so a backlog costs linear time.
-    const batch: Point[] = [];
-    while (this.pending.length > 0 && batch.length < limit) {
-      const head = this.pending[0];
-      const take = Math.min(limit - batch.length, head.length - this.headOffset);
-      for (let i = 0; i < take; i++) batch.push(head[this.headOffset + i]);
-      this.headOffset += take;
-      if (this.headOffset === head.length) {
-        this.pending.shift();
-        this.headOffset = 0;
-      }
-    }
-    return batch;
+    return PointBatch.concat(taken);
   }
 
   /** Writes batches until the queue is empty or a write fails. */
@@ -108,19 +95,14 @@ export class SinkQueue {
         const batch = this.takeBatch();
         try {
           await this.sink.write(batch);
-          this.queued -= batch.length;
-          this.written += batch.length;
+          this.queued -= batch.size;
+          this.written += batch.size;
           this.backoff = 0;
         } catch (e) {
-          // The failed batch goes back in front, whole; what remains of the old head stays after it.
-          if (this.headOffset > 0) {
-            this.pending[0] = this.pending[0].slice(this.headOffset);
-            this.headOffset = 0;
-          }
           this.pending.unshift(batch);
           this.failures++;
           this.backoff = Math.min(MAX_BACKOFF_MS, this.backoff ? this.backoff * 2 : 500);
-          this.log.error({ sink: this.name, err: e, points: batch.length, queued: this.queued, retryInMs: this.backoff }, "sink write failed; batch kept for retry");
+          this.log.error({ sink: this.name, err: e, points: batch.size, queued: this.queued, retryInMs: this.backoff }, "sink write failed; batch kept for retry");
           if (!this.closed) this.kick(this.backoff);
           return;
         }
@@ -158,16 +140,16 @@ function sleep(ms: number): Promise<void> {
 export class Delivery {
   constructor(readonly queues: SinkQueue[]) {}
 
-  emit(points: Point[]): void {
+  emit(batch: PointBatch): void {
     for (const q of this.queues) {
-      if (!q.hasRoomFor(points.length)) {
+      if (!q.hasRoomFor(batch.size)) {
         throw new BackpressureError(
           `sink "${q.name}" is behind: ${q.depth} points queued (max_queue_points); nothing of this push was accepted, retry later`,
           5,
         );
       }
     }
-    for (const q of this.queues) q.enqueue(points);
+    for (const q of this.queues) q.enqueue(batch);
   }
 
   async close(deadline: number): Promise<void> {

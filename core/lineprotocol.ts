@@ -6,8 +6,9 @@ const MEASUREMENT_SPECIAL = /[, \\\n\r\t]/;
 const KEY_SPECIAL = /[,= \\\n\r\t]/;
 
 // Line protocol has no escape for a line break, so control characters become their
-// two-character spelling (as Telegraf does); a backslash is doubled only where the
-// parser would otherwise read it as escaping what follows (or the delimiter after it).
+// two-character spelling (as Telegraf does); a backslash is doubled only where a reader
+// would otherwise take it for the start of an escape (or for escaping the delimiter after
+// it), so that decodeLineProtocol gives back exactly the original strings.
 function escape(s: string, special: RegExp, escapable: string): string {
   if (!special.test(s)) return s;
   let out = "";
@@ -19,7 +20,7 @@ function escape(s: string, special: RegExp, escapable: string): string {
       case "\t": out += "\\t"; break;
       case "\\": {
         const next = s[i + 1];
-        out += next === undefined || escapable.includes(next) || next === "\\" ? "\\\\" : "\\";
+        out += next === undefined || escapable.includes(next) || next === "\\" || next === "n" || next === "r" || next === "t" ? "\\\\" : "\\";
         break;
       }
       default:
@@ -101,6 +102,8 @@ function tagsSorted(tags: Record<string, string>): string {
 export class LineEncoder {
   private lastTime: bigint | undefined;
   private lastTimeText = "";
+  /** Lines written by encodeChunks and encodeBatch so far. */
+  lines = 0;
 
   /** One point's line without "\n"; "" for a point that has no writable field. */
   encode(p: Point): string {
@@ -128,6 +131,7 @@ export class LineEncoder {
     for (const p of points) {
       const line = this.encode(p);
       if (line === "") continue;
+      this.lines++;
       text += line + "\n";
       if (++lines === linesPerChunk) {
         chunks.push(Buffer.from(text));
@@ -156,4 +160,97 @@ export function encodePoint(p: Point): string {
 
 export function encodeBatch(points: readonly Point[]): string {
   return new LineEncoder().encodeBatch(points);
+}
+
+// Decoding: the inverse of the encoder above, for sinks that need points back from a batch
+// that travelled encoded (e.g. from a parse worker).
+
+function unescape(s: string): string {
+  if (!s.includes("\\")) return s;
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c !== "\\" || i + 1 >= s.length) {
+      out += c;
+      continue;
+    }
+    const n = s[i + 1];
+    if (n === "n") out += "\n";
+    else if (n === "r") out += "\r";
+    else if (n === "t") out += "\t";
+    else if (n === "\\" || n === "," || n === "=" || n === " ") out += n;
+    else {
+      out += c;
+      continue;
+    }
+    i++;
+  }
+  return out;
+}
+
+/** Index of the first unescaped occurrence of one of `stops` in line[from..end), or end. */
+function scan(line: string, from: number, end: number, stops: string, inQuotes = false): number {
+  let quoted = false;
+  for (let i = from; i < end; i++) {
+    const c = line[i];
+    if (c === "\\") {
+      i++;
+      continue;
+    }
+    if (inQuotes && c === '"') quoted = !quoted;
+    else if (!quoted && stops.includes(c)) return i;
+  }
+  return end;
+}
+
+function decodeField(text: string, where: string): FieldValue {
+  if (text.startsWith('"')) {
+    if (text.length < 2 || !text.endsWith('"')) throw new Error(`${where}: unterminated string field`);
+    return text.slice(1, -1).replace(/\\([\\"])/g, "$1");
+  }
+  if (/^[tT](rue|RUE)?$/.test(text)) return true;
+  if (/^[fF](alse|ALSE)?$/.test(text)) return false;
+  if (/^[+-]?\d+[iu]$/.test(text)) return BigInt(text.slice(0, -1));
+  const v = Number(text);
+  if (text === "" || Number.isNaN(v)) throw new Error(`${where}: bad field value "${text}"`);
+  return v;
+}
+
+/** Parses line protocol (as written by LineEncoder) back into points. */
+export function decodeLineProtocol(text: string): Point[] {
+  const points: Point[] = [];
+  let lineNo = 0;
+  for (const line of text.split("\n")) {
+    lineNo++;
+    if (line === "" || line.startsWith("#")) continue;
+    const where = `line ${lineNo}`;
+    const keyEnd = scan(line, 0, line.length, " ");
+    const fieldsEnd = scan(line, keyEnd + 1, line.length, " ", true);
+    if (keyEnd >= line.length) throw new Error(`${where}: no fields`);
+    const key = line.slice(0, keyEnd);
+    const firstComma = scan(key, 0, key.length, ",");
+    const tags: Record<string, string> = {};
+    for (let i = firstComma; i < key.length; ) {
+      const next = scan(key, i + 1, key.length, ",");
+      const pair = key.slice(i + 1, next);
+      const eq = scan(pair, 0, pair.length, "=");
+      if (eq >= pair.length) throw new Error(`${where}: tag without "=": ${pair}`);
+      tags[unescape(pair.slice(0, eq))] = unescape(pair.slice(eq + 1));
+      i = next;
+    }
+    const fields: Record<string, FieldValue> = {};
+    const fieldText = line.slice(keyEnd + 1, fieldsEnd);
+    for (let i = 0; i < fieldText.length; ) {
+      const next = scan(fieldText, i, fieldText.length, ",", true);
+      const pair = fieldText.slice(i, next);
+      const eq = scan(pair, 0, pair.length, "=");
+      if (eq >= pair.length) throw new Error(`${where}: field without "=": ${pair}`);
+      fields[unescape(pair.slice(0, eq))] = decodeField(pair.slice(eq + 1), where);
+      i = next + 1;
+    }
+    const timeText = line.slice(fieldsEnd + 1);
+    if (!/^-?\d+$/.test(timeText)) throw new Error(`${where}: bad timestamp "${timeText}"`);
+    points.push({ measurement: unescape(key.slice(0, firstComma)), tags, fields, time: BigInt(timeText) });
+  }
+  return points;
 }

@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import type { Middleware } from "koa";
 import type { OptionsOf, Schema } from "./options.ts";
-import type { Point } from "./point.ts";
+import type { PointBatch } from "./batch.ts";
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH";
 
@@ -19,7 +19,7 @@ export interface InputContext {
    * Hands points to the delivery pipeline, all or nothing. Rejects with a
    * BackpressureError when a sink cannot take them; nothing is accepted then.
    */
-  emit(points: Point[]): Promise<void>;
+  emit(batch: PointBatch): Promise<void>;
 }
 
 export interface RunningInput {
@@ -41,7 +41,7 @@ export interface SinkContext {
 export interface Sink {
   start?(): Promise<void>;
   /** Writes one batch; rejects when it was not written, so the pipeline may retry it. */
-  write(points: readonly Point[]): Promise<void>;
+  write(batch: PointBatch): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -2,7 +2,15 @@
 // turns every pushed metric family into points.
 import { opt } from "../../../core/options.ts";
 import { defineInput, type InputContext } from "../../../core/plugin.ts";
+import type { ConvertOptions } from "./convert.ts";
+import { ParsePool } from "./parse-pool.ts";
 import { pushRoutes } from "./routes.ts";
+
+/** What a parse worker needs to convert like the main thread: plain data, it is copied to the worker. */
+function convertOptions(o: ConvertOptions): ConvertOptions {
+  const { measurement_name, job_as_measurement, keep_exist_metric_name, honor_timestamps, tags } = o;
+  return { measurement_name, job_as_measurement, keep_exist_metric_name, honor_timestamps, tags };
+}
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -38,6 +46,17 @@ export const pushgatewayOptions = {
     min: 1,
     description: "Largest body accepted after decompression (gzip); larger pushes get 413.",
   }),
+  parse_workers: opt.integer({
+    default: 2,
+    min: 0,
+    max: 64,
+    description: "Worker threads that parse, convert and encode large pushes off the main thread, several at once; 0 parses every push on the main thread.",
+  }),
+  parse_worker_min_bytes: opt.bytes({
+    default: 64 * 1024,
+    min: 0,
+    description: "Pushes at least this large (after decompression) go to a parse worker; smaller ones are cheaper to parse on the main thread.",
+  }),
   tags: opt.stringMap({
     default: {},
     description: "Static tags added to every point; a body label or grouping label of the same name wins.",
@@ -50,7 +69,16 @@ export default defineInput({
   description: "Prometheus Pushgateway-compatible push endpoint",
   options: pushgatewayOptions,
   create(options, ctx: InputContext) {
-    pushRoutes(options, ctx);
-    return {};
+    let pool: ParsePool | undefined;
+    pushRoutes(options, ctx, () => pool);
+    return {
+      async start() {
+        if (options.parse_workers > 0) pool = new ParsePool(options.parse_workers, convertOptions(options), ctx.log);
+      },
+      async stop() {
+        await pool?.close();
+        pool = undefined;
+      },
+    };
   },
 });

@@ -2,6 +2,7 @@
 // grouping key. A push is all or nothing: it is read, parsed and converted whole before
 // any point is handed on, and any error answers 4xx with nothing ingested.
 import type { Context } from "koa";
+import { PointBatch } from "../../../core/batch.ts";
 import { readBody } from "../../../core/body.ts";
 import { HttpError } from "../../../core/errors.ts";
 import type { InputContext } from "../../../core/plugin.ts";
@@ -10,11 +11,13 @@ import { Converter, type ConvertOptions } from "./convert.ts";
 import { parseGroupingPath, type GroupingKey } from "./grouping.ts";
 import { TextParseError, parseText } from "./textparse.ts";
 import type { MetricFamily } from "./families.ts";
+import type { ParsePool } from "./parse-pool.ts";
 
 export interface RouteOptions extends ConvertOptions {
   route_prefix: string;
   max_body_bytes: number;
   max_decompressed_bytes: number;
+  parse_worker_min_bytes: number;
 }
 
 function escapeRegExp(s: string): string {
@@ -37,7 +40,11 @@ export function parseBody(body: Buffer): MetricFamily[] {
   }
 }
 
-export function pushRoutes(o: RouteOptions, input: InputContext): void {
+/**
+ * Registers the routes. `pool()` gives the parse workers when there are any: bodies of at
+ * least parse_worker_min_bytes go there, smaller ones are cheaper to parse right here.
+ */
+export function pushRoutes(o: RouteOptions, input: InputContext, pool: () => ParsePool | undefined): void {
   const base = `${o.route_prefix}/metrics/job`;
   const pattern = new RegExp(`^${escapeRegExp(base)}(?:@base64)?/`);
   const converter = new Converter(o);
@@ -47,10 +54,13 @@ export function pushRoutes(o: RouteOptions, input: InputContext): void {
     const key = groupingKey(ctx, base.length);
     const body = await readBody(ctx.req, limits);
     const received = nowNs();
-    const families = parseBody(body);
-    const points = converter.convert(families, key.labels, received);
-    await input.emit(points);
-    input.log.debug({ method: ctx.method, job: key.job, families: families.length, points: points.length }, "push accepted");
+    const workers = pool();
+    const batch =
+      workers && body.length >= o.parse_worker_min_bytes
+        ? await workers.run(body, key.labels, received)
+        : PointBatch.fromPoints(converter.convert(parseBody(body), key.labels, received));
+    await input.emit(batch);
+    input.log.debug({ method: ctx.method, job: key.job, points: batch.size }, "push accepted");
     ctx.status = 200;
     ctx.body = "";
   });

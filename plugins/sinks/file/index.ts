@@ -2,7 +2,6 @@
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { LineEncoder } from "../../../core/lineprotocol.ts";
 import { opt } from "../../../core/options.ts";
 import { defineSink } from "../../../core/plugin.ts";
 
@@ -26,14 +25,13 @@ export default defineSink({
   },
   create(options) {
     let handle: FileHandle | undefined;
-    const encoder = new LineEncoder();
     return {
       async start() {
         await mkdir(path.dirname(path.resolve(options.path)), { recursive: true });
         handle = await open(options.path, "a");
       },
-      async write(points) {
-        const chunks = encoder.encodeChunks(points);
+      async write(batch) {
+        const chunks = batch.lineProtocol();
         // Stay well below the system's limit of buffers per writev call (IOV_MAX, 1024).
         for (let i = 0; i < chunks.length; i += 512) await handle!.writev(chunks.slice(i, i + 512));
       },

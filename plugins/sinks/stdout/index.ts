@@ -1,6 +1,5 @@
 // Writes points to standard output as line protocol: the default sink, so the agent works
 // with no backend at all (logs go to stderr and never mix with it).
-import { LineEncoder } from "../../../core/lineprotocol.ts";
 import { defineSink } from "../../../core/plugin.ts";
 
 export default defineSink({
@@ -12,10 +11,9 @@ export default defineSink({
   deliveryDefaults: { batch_points: 100_000, flush_interval: 200 },
   fromUrl: () => ({}),
   create() {
-    const encoder = new LineEncoder();
     return {
-      async write(points) {
-        for (const chunk of encoder.encodeChunks(points)) {
+      async write(batch) {
+        for (const chunk of batch.lineProtocol()) {
           await new Promise<void>((resolve, reject) => process.stdout.write(chunk, (err) => (err ? reject(err) : resolve())));
         }
       },

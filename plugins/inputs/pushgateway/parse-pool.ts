@@ -1,0 +1,84 @@
+// Worker threads for large pushes: a 100,000-sample push takes the main thread for a
+// noticeable time, during which no other request is served. Large bodies are parsed,
+// converted and encoded in workers instead, several at once on several cores.
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { Logger } from "pino";
+import { PointBatch } from "../../../core/batch.ts";
+import { HttpError } from "../../../core/errors.ts";
+import type { ConvertOptions } from "./convert.ts";
+import type { ParseJob, ParseResult } from "./parse-worker.ts";
+
+interface Pending {
+  resolve(batch: PointBatch): void;
+  reject(e: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  jobs: Map<number, Pending>;
+}
+
+// The worker module next to this one, .ts under tsx and .js when built.
+const WORKER_FILE = fileURLToPath(new URL(`./parse-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+
+export class ParsePool {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(
+    size: number,
+    private readonly options: ConvertOptions,
+    private readonly log: Logger,
+  ) {
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const slot: Slot = { worker: new Worker(WORKER_FILE, { workerData: this.options }), jobs: new Map() };
+    slot.worker.on("message", (r: ParseResult) => {
+      const job = slot.jobs.get(r.id);
+      if (!job) return;
+      slot.jobs.delete(r.id);
+      if (r.ok) job.resolve(PointBatch.fromLineProtocol([Buffer.from(r.lineProtocol.buffer, r.lineProtocol.byteOffset, r.lineProtocol.byteLength)], r.size));
+      else job.reject(r.parseError ? new HttpError(400, r.message) : new Error(r.message));
+    });
+    // A worker that dies fails its own pushes (500) and is replaced; the others go on.
+    const onDeath = (reason: string) => {
+      for (const job of slot.jobs.values()) job.reject(new Error(`parse worker stopped: ${reason}`));
+      slot.jobs.clear();
+      const i = this.slots.indexOf(slot);
+      if (i >= 0 && !this.closed) {
+        this.log.error({ reason }, "parse worker stopped; starting a new one");
+        this.slots[i] = this.spawn();
+      }
+    };
+    slot.worker.on("error", (e) => onDeath(e.message));
+    slot.worker.on("exit", (code) => {
+      if (!this.closed) onDeath(`exit code ${code}`);
+    });
+    return slot;
+  }
+
+  /** Parses, converts and encodes a body in the least busy worker. */
+  run(body: Buffer, grouping: ReadonlyMap<string, string>, receivedNs: bigint): Promise<PointBatch> {
+    const slot = this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    const id = this.nextId++;
+    // A body that owns its whole memory moves to the worker without a copy; a view into
+    // shared memory (e.g. Node's buffer pool) is copied first.
+    const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    const bytes = own ? new Uint8Array(body.buffer, 0, body.byteLength) : new Uint8Array(body);
+    const job: ParseJob = { id, body: bytes, grouping: [...grouping], receivedNs: String(receivedNs) };
+    return new Promise((resolve, reject) => {
+      slot.jobs.set(id, { resolve, reject });
+      slot.worker.postMessage(job, [bytes.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

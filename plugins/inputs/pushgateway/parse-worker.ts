@@ -1,0 +1,43 @@
+// A parse worker: parses a push, converts it and encodes the points as line protocol, off
+// the main thread. The encoded bytes travel back without copying (a transferred buffer);
+// points as objects would cost more to copy between threads than to make.
+import { parentPort, workerData } from "node:worker_threads";
+import { LineEncoder } from "../../../core/lineprotocol.ts";
+import { Converter, type ConvertOptions } from "./convert.ts";
+import { TextParseError, parseText } from "./textparse.ts";
+
+export interface ParseJob {
+  id: number;
+  body: Uint8Array;
+  grouping: [string, string][];
+  receivedNs: string;
+}
+
+export type ParseResult =
+  | { id: number; ok: true; lineProtocol: Uint8Array; size: number }
+  | { id: number; ok: false; parseError: boolean; message: string };
+
+const converter = new Converter(workerData as ConvertOptions);
+
+parentPort!.on("message", (job: ParseJob) => {
+  let result: ParseResult;
+  const transfer: ArrayBuffer[] = [];
+  try {
+    const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
+    const points = converter.convert(parseText(body), new Map(job.grouping), BigInt(job.receivedNs));
+    const encoder = new LineEncoder();
+    const chunks = encoder.encodeChunks(points);
+    // One fresh buffer: small chunks may live in Node's shared pool, which must not be transferred.
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    transfer.push(out.buffer);
+    result = { id: job.id, ok: true, lineProtocol: out, size: encoder.lines };
+  } catch (e) {
+    result = { id: job.id, ok: false, parseError: e instanceof TextParseError, message: (e as Error).message };
+  }
+  parentPort!.postMessage(result, transfer);
+});
