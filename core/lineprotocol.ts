@@ -40,7 +40,7 @@ export function escapeKey(s: string): string {
 
 function fieldValue(v: FieldValue): string {
   switch (typeof v) {
-    case "number": return String(v);
+    case "number": return v === 0 && 1 / v < 0 ? "-0" : String(v);
     case "bigint": return `${v}i`;
     case "boolean": return v ? "true" : "false";
     default: return `"${v.replace(/[\\"]/g, "\\$&")}"`;

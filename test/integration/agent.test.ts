@@ -200,6 +200,38 @@ describe("agent (integration)", function () {
     });
   });
 
+  describe("large pushes, parsed in worker threads", () => {
+    // ~150 KB: above parse_worker_min_bytes (64 KiB), so it goes to a parse worker.
+    const lines = ["# TYPE big_requests_total counter"];
+    for (let i = 0; i < 3000; i++) lines.push(`big_requests_total{path="/item/${i}",code="${200 + (i % 3)}"} ${i} 1700000000000`);
+    lines.push("# TYPE big_latency_seconds summary", 'big_latency_seconds{quantile="0.5"} 0.25 1700000000000', "big_latency_seconds_sum NaN 1700000000000", "big_latency_seconds_count 4 1700000000000");
+    const large = lines.join("\n") + "\n";
+
+    async function pushAndRead(parseWorkers: number): Promise<string[]> {
+      const agent = await startTestAgent({ conf: { "pushgateway.conf": `[[inputs.pushgateway]]\nparse_workers = ${parseWorkers}\n` } });
+      try {
+        expect(Buffer.byteLength(large)).to.be.above(64 * 1024);
+        const res = await push(`${agent.url}/metrics/job/big`, gzipSync(large), { headers: { "Content-Encoding": "gzip" } });
+        expect(res.status, res.text).to.equal(200);
+        const bad = await push(`${agent.url}/metrics/job/big`, large.replace("big_requests_total{path=\"/item/2999\"", "big_requests_total{path=/item/2999"));
+        expect(bad.status).to.equal(400);
+        expect(bad.text).to.equal("text format parsing error in line 3001: expected '\"' at start of label value, found '/'\n");
+        return await agent.waitForLines(3002);
+      } finally {
+        agent.cleanup();
+      }
+    }
+
+    it("gives exactly the points the main thread gives, and refuses a bad one whole", async () => {
+      const inWorkers = await pushAndRead(2);
+      const onMain = await pushAndRead(0);
+      expect(inWorkers).to.have.length(3002);
+      expect(inWorkers).to.deep.equal(onMain);
+      expect(inWorkers).to.include("big,code=202,job=big,path=/item/2999 requests_total=2999 1700000000000000000");
+      expect(inWorkers).to.include("big,job=big latency_seconds_count=4 1700000000000000000");
+    });
+  });
+
   describe("configured through the environment", () => {
     let agent: RunningTestAgent;
     before(async () => {

@@ -2,6 +2,7 @@
 // noticeable time, during which no other request is served. Large bodies are parsed,
 // converted and encoded in workers instead, several at once on several cores.
 import { extname } from "node:path";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
@@ -18,10 +19,23 @@ interface Pending {
 interface Slot {
   worker: Worker;
   jobs: Map<number, Pending>;
+  /** The worker has loaded its code (a worker that dies before that is not restarted). */
+  online: boolean;
 }
 
-// The worker module next to this one, .ts under tsx and .js when built.
-const WORKER_FILE = fileURLToPath(new URL(`./parse-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+// The worker module next to this one: .js when built. When run from source (.ts) the worker
+// first registers tsx's loader itself: a loader given to the main thread does not reach
+// worker threads on Node 20.
+const EXT = extname(fileURLToPath(import.meta.url));
+const WORKER_URL = new URL(`./parse-worker${EXT}`, import.meta.url);
+
+function newWorker(workerData: unknown): Worker {
+  if (EXT !== ".ts") return new Worker(WORKER_URL, { workerData });
+  // tsx's in-thread require hook compiles the TypeScript modules inside the worker itself.
+  const tsx = createRequire(WORKER_URL).resolve("tsx/cjs/api");
+  const boot = `require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(fileURLToPath(WORKER_URL))});`;
+  return new Worker(boot, { eval: true, workerData });
+}
 
 export class ParsePool {
   private readonly slots: Slot[] = [];
@@ -37,33 +51,53 @@ export class ParsePool {
   }
 
   private spawn(): Slot {
-    const slot: Slot = { worker: new Worker(WORKER_FILE, { workerData: this.options }), jobs: new Map() };
-    slot.worker.on("message", (r: ParseResult) => {
+    const slot: Slot = { worker: newWorker(this.options), jobs: new Map(), online: false };
+    slot.worker.on("message", (r: ParseResult | { ready: true }) => {
+      if ("ready" in r) {
+        slot.online = true;
+        return;
+      }
       const job = slot.jobs.get(r.id);
       if (!job) return;
       slot.jobs.delete(r.id);
       if (r.ok) job.resolve(PointBatch.fromLineProtocol([Buffer.from(r.lineProtocol.buffer, r.lineProtocol.byteOffset, r.lineProtocol.byteLength)], r.size));
       else job.reject(r.parseError ? new HttpError(400, r.message) : new Error(r.message));
     });
-    // A worker that dies fails its own pushes (500) and is replaced; the others go on.
+    // A worker that dies fails its own pushes (500) and is replaced; the others go on. One
+    // that cannot even start is not retried: its pushes are then parsed on the main thread.
     const onDeath = (reason: string) => {
       for (const job of slot.jobs.values()) job.reject(new Error(`parse worker stopped: ${reason}`));
       slot.jobs.clear();
       const i = this.slots.indexOf(slot);
-      if (i >= 0 && !this.closed) {
+      if (i < 0 || this.closed) return;
+      if (slot.online) {
         this.log.error({ reason }, "parse worker stopped; starting a new one");
         this.slots[i] = this.spawn();
+      } else {
+        this.log.error({ reason }, "parse worker cannot start; parsing on the main thread instead");
+        this.slots.splice(i, 1);
       }
     };
-    slot.worker.on("error", (e) => onDeath(e.message));
-    slot.worker.on("exit", (code) => {
-      if (!this.closed) onDeath(`exit code ${code}`);
-    });
+    let dead = false;
+    const once = (reason: string) => {
+      if (!dead) {
+        dead = true;
+        onDeath(reason);
+      }
+    };
+    slot.worker.on("error", (e) => once(e.message));
+    slot.worker.on("exit", (code) => once(`exit code ${code}`));
     return slot;
+  }
+
+  /** Whether any worker is there to take a push. */
+  get available(): boolean {
+    return this.slots.length > 0;
   }
 
   /** Parses, converts and encodes a body in the least busy worker. */
   run(body: Buffer, grouping: ReadonlyMap<string, string>, receivedNs: bigint): Promise<PointBatch> {
+    if (this.slots.length === 0) return Promise.reject(new Error("no parse worker is running"));
     const slot = this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
     const id = this.nextId++;
     // A body that owns its whole memory moves to the worker without a copy; a view into

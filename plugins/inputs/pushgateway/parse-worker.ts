@@ -17,6 +17,9 @@ export type ParseResult =
   | { id: number; ok: true; lineProtocol: Uint8Array; size: number }
   | { id: number; ok: false; parseError: boolean; message: string };
 
+/** Sent once, when the worker has loaded its code and can take jobs. */
+export const READY = { ready: true } as const;
+
 const converter = new Converter(workerData as ConvertOptions);
 
 parentPort!.on("message", (job: ParseJob) => {
@@ -41,3 +44,5 @@ parentPort!.on("message", (job: ParseJob) => {
   }
   parentPort!.postMessage(result, transfer);
 });
+
+parentPort!.postMessage(READY);

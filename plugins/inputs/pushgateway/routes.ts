@@ -56,7 +56,7 @@ export function pushRoutes(o: RouteOptions, input: InputContext, pool: () => Par
     const received = nowNs();
     const workers = pool();
     const batch =
-      workers && body.length >= o.parse_worker_min_bytes
+      workers?.available && body.length >= o.parse_worker_min_bytes
         ? await workers.run(body, key.labels, received)
         : PointBatch.fromPoints(converter.convert(parseBody(body), key.labels, received));
     await input.emit(batch);

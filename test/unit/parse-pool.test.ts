@@ -1,0 +1,76 @@
+import { expect } from "chai";
+import { pino } from "pino";
+import { HttpError } from "../../core/errors.ts";
+import { LineEncoder } from "../../core/lineprotocol.ts";
+import { Converter, type ConvertOptions } from "../../plugins/inputs/pushgateway/convert.ts";
+import { ParsePool } from "../../plugins/inputs/pushgateway/parse-pool.ts";
+import { parseBody } from "../../plugins/inputs/pushgateway/routes.ts";
+
+const options: ConvertOptions = { measurement_name: "", job_as_measurement: false, keep_exist_metric_name: false, honor_timestamps: true, tags: { dc: "eu" } };
+
+function body(): Buffer {
+  const lines = ["# TYPE rpc_latency_seconds histogram"];
+  for (let s = 0; s < 200; s++) {
+    for (const le of ["0.005", "0.1", "1", "+Inf"]) lines.push(`rpc_latency_seconds_bucket{svc="s${s}",le="${le}"} ${s}`);
+    lines.push(`rpc_latency_seconds_sum{svc="s${s}"} ${s * 0.25}`, `rpc_latency_seconds_count{svc="s${s}"} ${s}`);
+  }
+  lines.push("# TYPE up gauge", "up 1 1700000000000", 'odd{label="with space, comma=and \\"quote\\""} NaN', 'odd{label="ok"} -Inf', 'odd{label="x"} 2');
+  return Buffer.from(lines.join("\n") + "\n");
+}
+
+describe("parse workers", function () {
+  this.timeout(20_000);
+  let pool: ParsePool;
+  before(() => {
+    pool = new ParsePool(2, options, pino({ level: "silent" }));
+  });
+  after(() => pool.close());
+
+  const grouping = new Map([["job", "batch"], ["instance", "i1"]]);
+  const received = 1700000000999000000n;
+
+  function inline(b: Buffer): string {
+    const points = new Converter(options).convert(parseBody(b), grouping, received);
+    return Buffer.concat(new LineEncoder().encodeChunks(points)).toString();
+  }
+
+  it("produce exactly the line protocol the main thread produces", async () => {
+    const b = body();
+    const expected = inline(b);
+    const batch = await pool.run(Buffer.from(b), grouping, received);
+    expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(expected);
+    expect(batch.size).to.equal(expected.split("\n").length - 1);
+    expect(batch.size).to.equal(200 * 5 + 2);
+  });
+
+  it("leave the caller's memory alone when the body is a view into a larger buffer", async () => {
+    const b = body();
+    const big = Buffer.concat([Buffer.from("prefix"), b, Buffer.from("suffix")]);
+    const view = big.subarray(6, 6 + b.length);
+    const batch = await pool.run(view, grouping, received);
+    expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(inline(b));
+    expect(big.subarray(0, 6).toString()).to.equal("prefix");
+    expect(big.length).to.equal(b.length + 12);
+  });
+
+  it("answer a parse error as the main thread does (400, same message)", async () => {
+    const bad = Buffer.from("ok 1\nbad{x=\"y\" 2\n");
+    let err: unknown;
+    try {
+      await pool.run(bad, grouping, received);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(HttpError);
+    expect((err as HttpError).status).to.equal(400);
+    expect((err as HttpError).message).to.equal('text format parsing error in line 2: unexpected end of label value "y"');
+  });
+
+  it("run several pushes at once and answer each with its own points", async () => {
+    const bodies = Array.from({ length: 6 }, (_, i) => Buffer.from(`m_${i} ${i} 1700000000000\n`));
+    const batches = await Promise.all(bodies.map((b) => pool.run(b, grouping, received)));
+    batches.forEach((batch, i) => {
+      expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(`m,dc=eu,instance=i1,job=batch ${i}=${i} 1700000000000000000\n`);
+    });
+  });
+});
