@@ -78,13 +78,12 @@ export class SinkQueue {
 
   /** Whole batches up to batch_points (one push is never split; a larger one goes alone). */
   private takeBatch(): PointBatch {
-    const taken = [this.pending.shift()!];
-    let size = taken[0].size;
-    while (this.pending.length > 0 && size + this.pending[0].size <= this.opts.batch_points) {
-      size += this.pending[0].size;
-      taken.push(this.pending.shift()!);
-    }
-    return PointBatch.concat(taken);
+    // One splice, not a shift per batch: thousands of one-point pushes may be waiting.
+    const pending = this.pending;
+    let n = 1;
+    let size = pending[0].size;
+    while (n < pending.length && size + pending[n].size <= this.opts.batch_points) size += pending[n++].size;
+    return PointBatch.concat(pending.splice(0, n));
   }
 
   /** Writes batches until the queue is empty or a write fails. */
