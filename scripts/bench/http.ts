@@ -63,11 +63,10 @@ async function probe(server: RunningServer, body: Body, method: string): Promise
   }
 }
 
-async function measure(target: TargetName, body: Body, o: HttpOptions): Promise<HttpRun> {
+/** What a run was asked to do, before anything is measured. */
+function describeRun(target: TargetName, body: Body, o: HttpOptions): HttpRun {
   const name = body.name as BodyName;
-  const bodyFile = o.bodyFiles.get(body.name);
-  if (!bodyFile) throw new Error(`no file for body ${body.name}`);
-  const run: HttpRun = {
+  return {
     target,
     body: body.name,
     bytes: body.body.length,
@@ -76,6 +75,13 @@ async function measure(target: TargetName, body: Body, o: HttpOptions): Promise<
     threads: Math.min(o.threads, o.connections[name]),
     durationS: o.durationS[name],
   };
+}
+
+async function measure(target: TargetName, body: Body, o: HttpOptions): Promise<HttpRun> {
+  const name = body.name as BodyName;
+  const bodyFile = o.bodyFiles.get(body.name);
+  if (!bodyFile) throw new Error(`no file for body ${body.name}`);
+  const run = describeRun(target, body, o);
   const server = await startServer(target);
   try {
     await probe(server, body, o.method);
@@ -139,16 +145,7 @@ export async function runHttpBench(o: HttpOptions): Promise<HttpRun[]> {
       } catch (err) {
         const msg = (err as Error).message;
         o.log(`http: ${target} <- ${body.name} FAILED: ${msg.split('\n')[0]}`);
-        runs.push({
-          target,
-          body: body.name,
-          bytes: body.body.length,
-          samples: body.samples,
-          connections: o.connections[name],
-          threads: Math.min(o.threads, o.connections[name]),
-          durationS: o.durationS[name],
-          error: msg,
-        });
+        runs.push({ ...describeRun(target, body, o), error: msg });
       }
     }
   }
