@@ -1,6 +1,6 @@
 // InfluxDB line protocol: `measurement,tag=v field=1.5 1700000000000000000`.
 // Tags and fields are written sorted by key, empty tag values are left out.
-import type { FieldValue, Point } from "./point.ts";
+import { withTag, type FieldValue, type Point, type PointWriter } from "./point.ts";
 
 const MEASUREMENT_SPECIAL = /[, \\\n\r\t]/;
 const KEY_SPECIAL = /[,= \\\n\r\t]/;
@@ -153,6 +153,117 @@ export class LineEncoder {
     return out;
   }
 }
+
+/**
+ * Writes points straight into line protocol, series by series: the measurement and tags of
+ * a series are escaped once for all its points (and once per extra tag such as a bucket's
+ * le). The lines are the ones LineEncoder writes for the same points.
+ */
+export class LineWriter implements PointWriter {
+  private readonly chunks: Buffer[] = [];
+  private text = "";
+  private linesInChunk = 0;
+  /** Lines written so far. */
+  lines = 0;
+  private head = "";
+  private lastMeasurement: string | undefined;
+  private tags: Record<string, string> = {};
+  private key = "";
+  private extraKey: string | undefined;
+  private before = "";
+  private beforeEmpty = "";
+  private after = "";
+  private lastField = "";
+  private lastFieldText = "";
+  private lastTime: bigint | undefined;
+  private lastTimeText = "";
+
+  constructor(private readonly linesPerChunk = 2000) {}
+
+  series(measurement: string, tags: Record<string, string>): void {
+    this.head = measurement === this.lastMeasurement ? this.head : escapeMeasurement(measurement);
+    this.lastMeasurement = measurement;
+    this.tags = tags;
+    let text = tagsInOrder(tags);
+    if (text === UNSORTED) text = tagsSorted(tags);
+    this.key = this.head + text;
+    this.extraKey = undefined;
+  }
+
+  /** The series key with one more tag: the text before and after its place is found once per series. */
+  private withExtra(extraKey: string, extraValue: string): string {
+    if (extraKey !== this.extraKey) {
+      this.extraKey = extraKey;
+      const sorted = withTag(this.tags, extraKey, "\u0000");
+      let before = this.head;
+      let after = "";
+      let seen = false;
+      for (const k of Object.keys(sorted).sort()) {
+        if (k === extraKey) {
+          seen = true;
+          continue;
+        }
+        const v = sorted[k];
+        if (v === "") continue;
+        const seg = "," + escapeKey(k) + "=" + escapeKey(v);
+        if (seen) after += seg;
+        else before += seg;
+      }
+      this.before = before + "," + escapeKey(extraKey) + "=";
+      this.beforeEmpty = before;
+      this.after = after;
+    }
+    return extraValue === "" ? this.beforeEmpty + this.after : this.before + escapeKey(extraValue) + this.after;
+  }
+
+  private fieldText(field: string): string {
+    if (field !== this.lastField) {
+      this.lastField = field;
+      this.lastFieldText = escapeKey(field);
+    }
+    return this.lastFieldText;
+  }
+
+  private timeText(time: bigint): string {
+    if (time !== this.lastTime) {
+      this.lastTime = time;
+      this.lastTimeText = String(time);
+    }
+    return this.lastTimeText;
+  }
+
+  private line(line: string): void {
+    this.text += line + "\n";
+    this.lines++;
+    if (++this.linesInChunk === this.linesPerChunk) {
+      this.chunks.push(Buffer.from(this.text));
+      this.text = "";
+      this.linesInChunk = 0;
+    }
+  }
+
+  add(time: bigint, field: string, value: number, extraKey?: string, extraValue?: string): void {
+    if (!Number.isFinite(value)) return;
+    const key = extraKey === undefined ? this.key : this.withExtra(extraKey, extraValue!);
+    this.line(key + " " + this.fieldText(field) + "=" + fieldValue(value) + " " + this.timeText(time));
+  }
+
+  addTwo(time: bigint, field1: string, value1: number, field2: string, value2: number): void {
+    let fields = "";
+    if (Number.isFinite(value1)) fields = escapeKey(field1) + "=" + fieldValue(value1);
+    if (Number.isFinite(value2)) fields += (fields === "" ? "" : ",") + escapeKey(field2) + "=" + fieldValue(value2);
+    if (fields !== "") this.line(this.key + " " + fields + " " + this.timeText(time));
+  }
+
+  /** Everything written, as chunks of whole lines. */
+  finish(): Buffer[] {
+    if (this.text !== "") this.chunks.push(Buffer.from(this.text));
+    this.text = "";
+    this.linesInChunk = 0;
+    return this.chunks;
+  }
+}
+
 
 export function encodePoint(p: Point): string {
   return new LineEncoder().encode(p);

@@ -14,3 +14,57 @@ export interface Point {
 export function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
+
+/** A copy of key-ordered tags with one more (or replaced) tag, still in key order. */
+export function withTag(tags: Record<string, string>, key: string, value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let placed = false;
+  for (const k in tags) {
+    if (!placed && k >= key) {
+      out[key] = value;
+      placed = true;
+      if (k === key) continue;
+    }
+    out[k] = tags[k];
+  }
+  if (!placed) out[key] = value;
+  return out;
+}
+
+/**
+ * Where a producer puts the points it makes, series by series: as Point objects
+ * (PointsWriter), or straight into line protocol (LineWriter) where no object is needed.
+ */
+export interface PointWriter {
+  /** Measurement and tags (inserted in key order) of the points that follow. */
+  series(measurement: string, tags: Record<string, string>): void;
+  /** A point of the current series with one float field; `extraKey` is one more tag that sorts into place and wins. */
+  add(time: bigint, field: string, value: number, extraKey?: string, extraValue?: string): void;
+  /** A point of the current series with two float fields, keys in order. */
+  addTwo(time: bigint, field1: string, value1: number, field2: string, value2: number): void;
+}
+
+export class PointsWriter implements PointWriter {
+  readonly points: Point[] = [];
+  private measurement = "";
+  private tags: Record<string, string> = {};
+
+  series(measurement: string, tags: Record<string, string>): void {
+    this.measurement = measurement;
+    this.tags = tags;
+  }
+
+  add(time: bigint, field: string, value: number, extraKey?: string, extraValue?: string): void {
+    const fields: Record<string, FieldValue> = {};
+    fields[field] = value;
+    const tags = extraKey === undefined ? this.tags : withTag(this.tags, extraKey, extraValue!);
+    this.points.push({ measurement: this.measurement, tags, fields, time });
+  }
+
+  addTwo(time: bigint, field1: string, value1: number, field2: string, value2: number): void {
+    const fields: Record<string, FieldValue> = {};
+    fields[field1] = value1;
+    fields[field2] = value2;
+    this.points.push({ measurement: this.measurement, tags: this.tags, fields, time });
+  }
+}

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { pino } from "pino";
 import { HttpError } from "../../core/errors.ts";
-import { LineEncoder } from "../../core/lineprotocol.ts";
+import { LineEncoder, LineWriter } from "../../core/lineprotocol.ts";
 import { Converter, type ConvertOptions } from "../../plugins/inputs/pushgateway/convert.ts";
 import { ParsePool } from "../../plugins/inputs/pushgateway/parse-pool.ts";
 import { parseBody } from "../../plugins/inputs/pushgateway/routes.ts";
@@ -72,5 +72,38 @@ describe("parse workers", function () {
     batches.forEach((batch, i) => {
       expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(`m,dc=eu,instance=i1,job=batch ${i}=${i} 1700000000000000000\n`);
     });
+  });
+});
+
+describe("LineWriter", () => {
+  it("writes exactly the lines LineEncoder writes for the converter's points", () => {
+    const text = [
+      "# TYPE up gauge",
+      'up{up="x",instance=""} 1 1700000000000',
+      "# TYPE s_quantile summary",
+      's_quantile{quantile="0.5",tag_quantile="t"} 2',
+      "s_quantile_sum 3",
+      "s_quantile_count NaN",
+      "# TYPE h histogram",
+      'h_bucket{le="0.1",a="b,c d=e"} 1',
+      'h_bucket{le="+Inf",a="b,c d=e"} 2',
+      'h_count{a="b,c d=e"} 2',
+      "# TYPE odd counter",
+      'odd_total{z="1",y="",x="new\\nline"} 5',
+      'odd_bucket_count{odd_bucket_count="clash"} 1',
+    ].join("\n") + "\n";
+    for (const grouping of [new Map([["job", "j"]]), new Map([["job", "j"], ["le", "g"], ["quantile", "q"], ["up", "u"]])]) {
+      for (const o of [options, { ...options, keep_exist_metric_name: true, tags: { a: "static", zz: "" } }]) {
+        const conv = new Converter(o);
+        const families = parseBody(Buffer.from(text));
+        const expected = Buffer.concat(new LineEncoder().encodeChunks(conv.convert(families, grouping, 5n))).toString();
+        const writer = new LineWriter(3);
+        conv.write(families, grouping, 5n, writer);
+        const chunks = writer.finish();
+        expect(Buffer.concat(chunks).toString()).to.equal(expected);
+        expect(writer.lines).to.equal(expected.split("\n").length - 1);
+        expect(chunks.every((c) => c[c.length - 1] === 10)).to.equal(true);
+      }
+    }
   });
 });

@@ -2,7 +2,7 @@
 // a field never loses to a tag of the same key, _count/_sum follow honor_timestamps like
 // every other point, NaN and +-Inf values are skipped one by one, and the le/quantile of a
 // bucket or quantile win over a grouping label of that name.
-import type { FieldValue, Point } from "../../../core/point.ts";
+import { PointsWriter, withTag, type Point, type PointWriter } from "../../../core/point.ts";
 import { formatGoFloat } from "./goformat.ts";
 import type { Metric, MetricFamily } from "./families.ts";
 
@@ -65,11 +65,17 @@ export class Converter {
   }
 
   /**
-   * Converts one push. `grouping` holds the grouping key (job included); `receivedNs` is the
-   * time of every point without an honoured timestamp.
+   * Converts one push into Point objects. `grouping` holds the grouping key (job included);
+   * `receivedNs` is the time of every point without an honoured timestamp.
    */
   convert(families: readonly MetricFamily[], grouping: ReadonlyMap<string, string>, receivedNs: bigint): Point[] {
-    const points: Point[] = [];
+    const out = new PointsWriter();
+    this.write(families, grouping, receivedNs, out);
+    return out.points;
+  }
+
+  /** Converts one push into any PointWriter (e.g. straight into line protocol). */
+  write(families: readonly MetricFamily[], grouping: ReadonlyMap<string, string>, receivedNs: bigint, out: PointWriter): void {
     const job = grouping.get("job") ?? "";
     const groupingPairs = sortedPairs([...grouping].flat());
     const msCache = new Map<number, bigint>();
@@ -82,22 +88,25 @@ export class Converter {
     };
     for (const fam of families) {
       const { measurement, field } = names(fam.name, job, this.o);
+      const countField = field + "_count";
+      const sumField = field + "_sum";
+      const bucketField = field + "_bucket";
       for (const m of fam.metrics) {
         const tags = this.tags(m, groupingPairs);
         const time = timeOf(m);
+        out.series(measurement, tags);
         switch (fam.type) {
           case "COUNTER":
           case "GAUGE":
           case "UNTYPED":
-            if (finite(m.value)) points.push(point(measurement, tags, one(field, m.value), time));
+            if (finite(m.value)) add(out, measurement, tags, time, field, m.value);
             break;
           case "SUMMARY": {
             const s = m.summary;
             if (!s) break;
-            this.countAndSum(points, measurement, tags, field, s.count, s.sum, time);
+            countAndSum(out, measurement, tags, time, countField, s.count, sumField, s.sum);
             for (const q of s.quantiles) {
-              if (!finite(q.value)) continue;
-              points.push(point(measurement, withTag(tags, "quantile", tagFloat(q.quantile)), one(field, q.value), time));
+              if (finite(q.value)) add(out, measurement, tags, time, field, q.value, "quantile", tagFloat(q.quantile));
             }
             break;
           }
@@ -105,25 +114,15 @@ export class Converter {
           case "GAUGE_HISTOGRAM": {
             const h = m.histogram;
             if (!h) break;
-            this.countAndSum(points, measurement, tags, field, h.count, h.sum, time);
-            const bucketField = field + "_bucket";
+            countAndSum(out, measurement, tags, time, countField, h.count, sumField, h.sum);
             for (const b of h.buckets) {
-              if (!finite(b.count)) continue;
-              points.push(point(measurement, withTag(tags, "le", tagFloat(b.upperBound)), one(bucketField, b.count), time));
+              if (finite(b.count)) add(out, measurement, tags, time, bucketField, b.count, "le", tagFloat(b.upperBound));
             }
             break;
           }
         }
       }
     }
-    return points;
-  }
-
-  private countAndSum(points: Point[], measurement: string, tags: Record<string, string>, field: string, count: number | undefined, sum: number | undefined, time: bigint): void {
-    const fields: Record<string, FieldValue> = {};
-    if (finite(count)) fields[field + "_count"] = count;
-    if (finite(sum)) fields[field + "_sum"] = sum;
-    if (finite(count) || finite(sum)) points.push(point(measurement, tags, fields, time));
   }
 
   /**
@@ -186,41 +185,40 @@ function sortedPairs(l: string[]): string[] {
   return out;
 }
 
-function one(key: string, value: FieldValue): Record<string, FieldValue> {
-  const f: Record<string, FieldValue> = {};
-  f[key] = value;
-  return f;
-}
-
-/** A copy of sorted tags with one more (or replaced) tag, still in key order. */
-function withTag(tags: Record<string, string>, key: string, value: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let placed = false;
-  for (const k in tags) {
-    if (!placed && k >= key) {
-      out[key] = value;
-      placed = true;
-      if (k === key) continue;
-    }
-    out[k] = tags[k];
-  }
-  if (!placed) out[key] = value;
-  return out;
-}
-
 /**
  * A tag with the key of one of the point's fields would make the point unreadable in
  * InfluxDB-style backends (DataKit drops the field). The field keeps its key; the tag is
- * renamed to "tag_<key>".
+ * renamed to "tag_<key>". Rare: checked per point, and such a point gets a series of its own.
  */
-function point(measurement: string, tags: Record<string, string>, fields: Record<string, FieldValue>, time: bigint): Point {
-  for (const key in fields) {
-    if (key in tags) {
-      const v = tags[key];
-      const renamed: Record<string, string> = {};
-      for (const k in tags) if (k !== key) renamed[k] = tags[k];
-      tags = `tag_${key}` in renamed ? renamed : withTag(renamed, `tag_${key}`, v);
-    }
+function clashFree(tags: Record<string, string>, fieldKeys: readonly string[], extraKey?: string, extraValue?: string): Record<string, string> | undefined {
+  if (!fieldKeys.some((k) => k in tags || k === extraKey)) return undefined;
+  let out = extraKey === undefined ? tags : withTag(tags, extraKey, extraValue!);
+  for (const key of fieldKeys) {
+    if (!(key in out)) continue;
+    const v = out[key];
+    const renamed: Record<string, string> = {};
+    for (const k in out) if (k !== key) renamed[k] = out[k];
+    out = `tag_${key}` in renamed ? renamed : withTag(renamed, `tag_${key}`, v);
   }
-  return { measurement, tags, fields, time };
+  return out;
+}
+
+function add(out: PointWriter, measurement: string, tags: Record<string, string>, time: bigint, field: string, value: number, extraKey?: string, extraValue?: string): void {
+  if (!(field in tags) && field !== extraKey) return out.add(time, field, value, extraKey, extraValue);
+  const fixed = clashFree(tags, [field], extraKey, extraValue)!;
+  out.series(measurement, fixed);
+  out.add(time, field, value);
+  out.series(measurement, tags);
+}
+
+function countAndSum(out: PointWriter, measurement: string, tags: Record<string, string>, time: bigint, countField: string, count: number | undefined, sumField: string, sum: number | undefined): void {
+  const hasCount = finite(count);
+  const hasSum = finite(sum);
+  if (!hasCount && !hasSum) return;
+  const fixed = clashFree(tags, hasCount && hasSum ? [countField, sumField] : [hasCount ? countField : sumField]);
+  if (fixed) out.series(measurement, fixed);
+  if (hasCount && hasSum) out.addTwo(time, countField, count, sumField, sum);
+  else if (hasCount) out.add(time, countField, count);
+  else out.add(time, sumField, sum!);
+  if (fixed) out.series(measurement, tags);
 }

@@ -1,8 +1,8 @@
-// A parse worker: parses a push, converts it and encodes the points as line protocol, off
-// the main thread. The encoded bytes travel back without copying (a transferred buffer);
-// points as objects would cost more to copy between threads than to make.
+// A parse worker: parses a push and converts it straight into line protocol, off the main
+// thread. The encoded bytes travel back without copying (a transferred buffer); points as
+// objects would cost more to copy between threads than to make.
 import { parentPort, workerData } from "node:worker_threads";
-import { LineEncoder } from "../../../core/lineprotocol.ts";
+import { LineWriter } from "../../../core/lineprotocol.ts";
 import { Converter, type ConvertOptions } from "./convert.ts";
 import { TextParseError, parseText } from "./textparse.ts";
 
@@ -27,9 +27,10 @@ parentPort!.on("message", (job: ParseJob) => {
   const transfer: ArrayBuffer[] = [];
   try {
     const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
-    const points = converter.convert(parseText(body), new Map(job.grouping), BigInt(job.receivedNs));
-    const encoder = new LineEncoder();
-    const chunks = encoder.encodeChunks(points);
+    // Straight into line protocol: no point objects to make, or to collect afterwards.
+    const writer = new LineWriter();
+    converter.write(parseText(body), new Map(job.grouping), BigInt(job.receivedNs), writer);
+    const chunks = writer.finish();
     // One fresh buffer: small chunks may live in Node's shared pool, which must not be transferred.
     const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
     let at = 0;
@@ -38,7 +39,7 @@ parentPort!.on("message", (job: ParseJob) => {
       at += c.length;
     }
     transfer.push(out.buffer);
-    result = { id: job.id, ok: true, lineProtocol: out, size: encoder.lines };
+    result = { id: job.id, ok: true, lineProtocol: out, size: writer.lines };
   } catch (e) {
     result = { id: job.id, ok: false, parseError: e instanceof TextParseError, message: (e as Error).message };
   }
