@@ -109,6 +109,13 @@ function parseFloatBytes(buf: Buffer, s: number, e: number): number | undefined 
   return parseGoFloat(buf.toString("latin1", s, e));
 }
 
+/** Whether bytes [s, e) spell `str` (ASCII): lets a token reuse the string of the line before. */
+function spells(buf: Buffer, s: number, e: number, str: string | undefined): str is string {
+  if (str === undefined || str.length !== e - s) return false;
+  for (let i = 0; i < str.length; i++) if (str.charCodeAt(i) !== buf[s + i]) return false;
+  return true;
+}
+
 /**
  * Strings of short ASCII tokens (names, label values) are interned in a small direct-mapped
  * table shared across pushes: pushes repeat the same names and values, and reusing the
@@ -177,6 +184,9 @@ class TextParser {
   // The last name token read, and whether it needs legacy validation (quoted).
   private token = "";
   private tokenQuoted = false;
+  /** The previous sample line's metric name and label names and values, by position. */
+  private prevName: string | undefined;
+  private readonly prevLabels: string[] = [];
   /** The bytes of a quoted token, for error messages (Go quotes the raw bytes). */
   private tokenBytes: Uint8Array | undefined;
 
@@ -242,7 +252,7 @@ class TextParser {
    * Reads a metric or label name at i into this.token and returns the index after it.
    * Plain names are the fast path; a '"' opens a quoted name with escapes \\ \" \n.
    */
-  private readName(i: number, metric: boolean): number {
+  private readName(i: number, metric: boolean, predicted?: string): number {
     const buf = this.buf;
     const end = this.end;
     const start = metric ? METRIC_START : LABEL_START;
@@ -257,7 +267,7 @@ class TextParser {
     const from = i;
     while (i < end && cont[buf[i]] && buf[i] !== QUOTE) i++;
     if (i < end && buf[i] !== QUOTE) {
-      this.token = intern(buf, from, i);
+      this.token = spells(buf, from, i, predicted) ? predicted : intern(buf, from, i);
       return i;
     }
     if (i >= end) {
@@ -401,8 +411,9 @@ class TextParser {
     const braced = buf[i] === LBRACE;
     let st: FamilyState | undefined;
     if (!braced) {
-      i = this.readName(i, true);
+      i = this.readName(i, true, this.prevName);
       if (this.token === "") this.fail("invalid metric name");
+      this.prevName = this.token;
       st = this.resolveFamily(this.token, this.tokenQuoted);
       if (st.type === undefined) st.type = "UNTYPED";
       if (i < this.end && (buf[i] === SP || buf[i] === TAB)) i = this.skipBlanks(i);
@@ -417,7 +428,9 @@ class TextParser {
       for (;;) {
         if (i >= end || buf[i] === SP || buf[i] === TAB) i = this.skipBlanks(i);
         if ((i < end ? buf[i] : this.at(i)) === RBRACE) break;
-        i = this.readName(i, false);
+        // Lines of a family mostly repeat the label names, and often values, of the line before.
+        const slot = labels.length;
+        i = this.readName(i, false, this.prevLabels[slot]);
         const name = this.token;
         const nameQuoted = this.tokenQuoted;
         if (name === "") this.fail(`invalid label name for metric ${goQuote(st?.family.name ?? "")}`);
@@ -447,7 +460,7 @@ class TextParser {
         if (i >= end || buf[i] === SP || buf[i] === TAB) i = this.skipBlanks(i);
         c = i < end ? buf[i] : this.at(i);
         if (c !== QUOTE) this.fail(`expected '"' at start of label value, found ${goQuoteByte(c)}`);
-        i = this.readLabelValue(i + 1);
+        i = this.readLabelValue(i + 1, this.prevLabels[slot + 1]);
         const value = this.token;
         if (special) {
           const v = specialLabelFloat(value);
@@ -456,6 +469,8 @@ class TextParser {
           else quantile = v;
         } else {
           labels.push(name, value);
+          this.prevLabels[slot] = name;
+          this.prevLabels[slot + 1] = value;
         }
         if (i >= end || buf[i] === SP || buf[i] === TAB) i = this.skipBlanks(i);
         c = i < end ? buf[i] : this.at(i);
@@ -494,7 +509,7 @@ class TextParser {
   }
 
   /** Reads a quoted label value starting after its opening quote; leaves it in this.token. */
-  private readLabelValue(i: number): number {
+  private readLabelValue(i: number, predicted?: string): number {
     const buf = this.buf;
     const end = this.end;
     const from = i;
@@ -511,7 +526,7 @@ class TextParser {
     }
     if (buf[i] === QUOTE) {
       if (high && !isUtf8(buf.subarray(from, i))) this.fail(`invalid label value ${goQuoteBytes(buf, from, i)}`);
-      this.token = high ? buf.toString("utf8", from, i) : intern(buf, from, i);
+      this.token = high ? buf.toString("utf8", from, i) : spells(buf, from, i, predicted) ? predicted : intern(buf, from, i);
       return i + 1;
     }
     // Escapes: collect bytes.
