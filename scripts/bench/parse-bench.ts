@@ -15,8 +15,10 @@ export interface ParserRun {
   samples: number;
   pushkit?: { iterations: number; seconds: number; mbPerS: number; samplesPerS: number };
   go?: { iterations: number; seconds: number; mbPerS: number; samplesPerS: number };
-  /** pushkit / go samples per second (the same ratio as MB/s). */
+  /** pushkit / go samples per second: the median of the rounds' ratios. */
   ratio?: number;
+  /** The ratio in each round, pushkit and Go measured back to back. */
+  roundRatios?: number[];
   error?: string;
 }
 
@@ -25,6 +27,8 @@ export interface ParserOptions {
   bodyFiles: Map<string, string>;
   seconds: number;
   warmupS: number;
+  /** Alternating rounds of pushkit and Go (default 3). */
+  rounds?: number;
   log: (line: string) => void;
 }
 
@@ -69,40 +73,74 @@ function measureTs(parse: ParseFn, body: Body, seconds: number, warmupS: number)
   };
 }
 
-/** Times `parse` on every body, then goparse on the same files. */
+type Rate = { iterations: number; seconds: number; mbPerS: number; samplesPerS: number };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** The run with the median samples/s, totals of iterations and seconds kept for the record. */
+function medianRate(rates: Rate[]): Rate {
+  const m = median(rates.map((r) => r.samplesPerS));
+  const at = rates.find((r) => r.samplesPerS === m) ?? rates[0];
+  return { ...at, samplesPerS: m, mbPerS: at.mbPerS * (m / at.samplesPerS) };
+}
+
+/**
+ * Times `parse` and goparse on every body in `rounds` alternating rounds (pushkit, then Go,
+ * then pushkit again...), each getting seconds/rounds per body. This machine's speed drifts by
+ * tens of percent over a minute; alternating short rounds and taking medians keeps that drift
+ * out of the ratio.
+ */
 export async function runParserBench(parse: ParseFn, o: ParserOptions): Promise<ParserRun[]> {
   const runs: ParserRun[] = o.bodies.map((b) => ({ body: b.name, bytes: b.body.length, samples: b.samples }));
+  const rounds = Math.max(1, o.rounds ?? 3);
+  const per = o.seconds / rounds;
+  const ours: Rate[][] = o.bodies.map(() => []);
+  const theirs: Rate[][] = o.bodies.map(() => []);
+  const ratios: number[][] = o.bodies.map(() => []);
+  const files = o.bodies.map((b) => o.bodyFiles.get(b.name) ?? "");
 
-  for (const [i, body] of o.bodies.entries()) {
-    o.log(`parser: pushkit <- ${body.name} (${o.seconds} s)`);
+  for (let round = 1; round <= rounds; round++) {
+    for (const [i, body] of o.bodies.entries()) {
+      if (runs[i].error) continue;
+      o.log(`parser: round ${round}/${rounds}: pushkit <- ${body.name} (${per.toFixed(1)} s)`);
+      try {
+        ours[i].push(measureTs(parse, body, per, round === 1 ? o.warmupS : 0));
+      } catch (err) {
+        runs[i].error = `pushkit parser: ${(err as Error).message}`;
+      }
+    }
+    o.log(`parser: round ${round}/${rounds}: go expfmt <- ${o.bodies.map((b) => b.name).join(', ')} (${per.toFixed(1)} s each)`);
     try {
-      runs[i].pushkit = measureTs(parse, body, o.seconds, o.warmupS);
+      if (files.some((f) => f === "")) throw new Error("a body has no file");
+      const go = await runGoparse(files, per, round === 1 ? o.warmupS : 0);
+      for (const [i, g] of go.entries()) {
+        if (g.samples !== runs[i].samples) {
+          throw new Error(`goparse counted ${g.samples} samples in ${runs[i].body}, expected ${runs[i].samples}`);
+        }
+        theirs[i].push({ iterations: g.iterations, seconds: g.seconds, mbPerS: g.mb_per_s, samplesPerS: g.samples_per_s });
+      }
     } catch (err) {
-      runs[i].error = `pushkit parser: ${(err as Error).message}`;
+      const msg = `go parser: ${(err as Error).message}`;
+      for (const r of runs) r.error = r.error ? `${r.error}; ${msg}` : msg;
+      break;
+    }
+    for (let i = 0; i < o.bodies.length; i++) {
+      const a = ours[i][round - 1];
+      const b = theirs[i][round - 1];
+      if (a && b) ratios[i].push(a.samplesPerS / b.samplesPerS);
     }
   }
   if (sink < 0) console.log(sink); // never true; keeps `sink` observable
 
-  o.log(`parser: go expfmt <- ${o.bodies.map((b) => b.name).join(', ')} (${o.seconds} s each)`);
-  try {
-    const files = o.bodies.map((b) => {
-      const f = o.bodyFiles.get(b.name);
-      if (!f) throw new Error(`no file for body ${b.name}`);
-      return f;
-    });
-    const go = await runGoparse(files, o.seconds, o.warmupS);
-    for (const [i, g] of go.entries()) {
-      if (g.samples !== runs[i].samples) {
-        throw new Error(`goparse counted ${g.samples} samples in ${runs[i].body}, expected ${runs[i].samples}`);
-      }
-      runs[i].go = { iterations: g.iterations, seconds: g.seconds, mbPerS: g.mb_per_s, samplesPerS: g.samples_per_s };
-    }
-  } catch (err) {
-    const msg = `go parser: ${(err as Error).message}`;
-    for (const r of runs) r.error = r.error ? `${r.error}; ${msg}` : msg;
+  for (const [i, r] of runs.entries()) {
+    if (ours[i].length) r.pushkit = medianRate(ours[i]);
+    if (theirs[i].length) r.go = medianRate(theirs[i]);
+    r.ratio = ratios[i].length ? median(ratios[i]) : div(r.pushkit?.samplesPerS, r.go?.samplesPerS);
+    r.roundRatios = ratios[i];
   }
-
-  for (const r of runs) r.ratio = div(r.pushkit?.samplesPerS, r.go?.samplesPerS);
   return runs;
 }
 
@@ -120,6 +158,9 @@ export function parserReport(runs: ParserRun[]): string {
   const out = [
     table(['body', 'bytes', 'samples', 'pushkit MB/s', 'pushkit samples/s', 'go MB/s', 'go samples/s', 'pushkit/go'], rows),
   ];
+  for (const r of runs) {
+    if (r.roundRatios?.length) out.push(`${r.body}: pushkit/go by round: ${r.roundRatios.map((x) => ratio(x)).join(', ')} (median shown)`);
+  }
   for (const r of runs) if (r.error) out.push(`error: ${r.body}: ${r.error}`);
   return out.join('\n');
 }

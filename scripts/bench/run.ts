@@ -3,7 +3,7 @@
 //
 //   npx tsx scripts/bench/run.ts [--only http|parser] [--bodies small,medium,large]
 //       [--duration 10 | small=10,medium=10,large=15] [--connections 4 | large=2]
-//       [--threads 1] [--warmup 2] [--parser-seconds 3] [--timeout 30]
+//       [--threads 1] [--warmup 2] [--parser-seconds 6] [--timeout 30]
 //       [--method PUT|POST] [--targets pushkit,reference] [--out FILE]
 //
 // Every numeric flag can also come from the environment (BENCH_DURATION,
@@ -37,7 +37,7 @@ const HELP = `usage: npx tsx scripts/bench/run.ts [options]
   --connections SPEC       wrk connections: N or small=4,medium=4,large=2 (env BENCH_CONNECTIONS)
   --threads N              wrk threads, capped at connections (default 1, env BENCH_THREADS)
   --warmup S               http warm-up seconds per run, 0 to skip (default 2, env BENCH_WARMUP)
-  --parser-seconds S       timed seconds per body in the parser benchmark (default 3, env BENCH_PARSER_SECONDS)
+  --parser-seconds S       timed seconds per body in the parser benchmark, split into 3 alternating rounds (default 6, env BENCH_PARSER_SECONDS)
   --timeout S              wrk per-request timeout (default 30, env BENCH_TIMEOUT)
   --method PUT|POST        push method (default PUT, env BENCH_METHOD)
   --targets LIST           http targets, from pushkit,reference (default: both, env BENCH_TARGETS)
@@ -120,7 +120,7 @@ function options(argv: string[]) {
     connections: perBody(values.connections ?? env.BENCH_CONNECTIONS, DEFAULT_CONNECTIONS, 'connections', true),
     threads: Math.floor(positive(values.threads ?? env.BENCH_THREADS ?? '1', 'threads')),
     warmupS: positive(values.warmup ?? env.BENCH_WARMUP ?? '2', 'warmup', true),
-    parserSeconds: positive(values['parser-seconds'] ?? env.BENCH_PARSER_SECONDS ?? '3', 'parser seconds'),
+    parserSeconds: positive(values['parser-seconds'] ?? env.BENCH_PARSER_SECONDS ?? '6', 'parser seconds'),
     timeoutS: positive(values.timeout ?? env.BENCH_TIMEOUT ?? '30', 'timeout'),
     method: method as 'PUT' | 'POST',
     targets: parseTargets(values.targets ?? env.BENCH_TARGETS ?? TARGETS.join(',')),
