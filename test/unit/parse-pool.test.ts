@@ -66,6 +66,20 @@ describe("parse workers", function () {
     expect((err as HttpError).message).to.equal('text format parsing error in line 2: unexpected end of label value "y"');
   });
 
+  it("start only when a push comes, and never more than asked for", async () => {
+    const lazy = new ParsePool(2, options, pino({ level: "silent" }));
+    try {
+      expect(lazy.running).to.equal(0);
+      expect(lazy.available).to.equal(true);
+      await lazy.run(Buffer.from("a 1\n"), grouping, received);
+      expect(lazy.running).to.equal(1);
+      await Promise.all([1, 2, 3, 4].map((i) => lazy.run(Buffer.from(`a ${i}\n`), grouping, received)));
+      expect(lazy.running).to.equal(2);
+    } finally {
+      await lazy.close();
+    }
+  });
+
   it("run several pushes at once and answer each with its own points", async () => {
     const bodies = Array.from({ length: 6 }, (_, i) => Buffer.from(`m_${i} ${i} 1700000000000\n`));
     const batches = await Promise.all(bodies.map((b) => pool.run(b, grouping, received)));

@@ -41,14 +41,15 @@ export class ParsePool {
   private readonly slots: Slot[] = [];
   private nextId = 1;
   private closed = false;
+  /** A worker could not start: no more are started, pushes are parsed on the main thread. */
+  private broken = false;
 
+  /** Workers start on demand, up to `size`: an agent that only gets small pushes never pays for them. */
   constructor(
-    size: number,
+    private readonly size: number,
     private readonly options: ConvertOptions,
     private readonly log: Logger,
-  ) {
-    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
-  }
+  ) {}
 
   private spawn(): Slot {
     const slot: Slot = { worker: newWorker(this.options), jobs: new Map(), online: false };
@@ -76,6 +77,7 @@ export class ParsePool {
       } else {
         this.log.error({ reason }, "parse worker cannot start; parsing on the main thread instead");
         this.slots.splice(i, 1);
+        this.broken = true;
       }
     };
     let dead = false;
@@ -90,15 +92,32 @@ export class ParsePool {
     return slot;
   }
 
-  /** Whether any worker is there to take a push. */
-  get available(): boolean {
-    return this.slots.length > 0;
+  /** Workers running now. */
+  get running(): number {
+    return this.slots.length;
   }
 
-  /** Parses, converts and encodes a body in the least busy worker. */
+  /** Whether a worker is there, or may be started, to take a push. */
+  get available(): boolean {
+    return this.slots.length > 0 || (!this.broken && this.size > 0);
+  }
+
+  /** An idle worker, else a new one while fewer than `size` run, else the least busy. */
+  private pick(): Slot | undefined {
+    const idle = this.slots.find((s) => s.jobs.size === 0);
+    if (idle) return idle;
+    if (!this.broken && !this.closed && this.slots.length < this.size) {
+      const slot = this.spawn();
+      this.slots.push(slot);
+      return slot;
+    }
+    return this.slots.length ? this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a)) : undefined;
+  }
+
+  /** Parses, converts and encodes a body in a worker. */
   run(body: Buffer, grouping: ReadonlyMap<string, string>, receivedNs: bigint): Promise<PointBatch> {
-    if (this.slots.length === 0) return Promise.reject(new Error("no parse worker is running"));
-    const slot = this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    const slot = this.pick();
+    if (!slot) return Promise.reject(new Error("no parse worker is running"));
     const id = this.nextId++;
     // A body that owns its whole memory moves to the worker without a copy; a view into
     // shared memory (e.g. Node's buffer pool) is copied first.
