@@ -78,7 +78,6 @@ function describeRun(target: TargetName, body: Body, o: HttpOptions): HttpRun {
 }
 
 async function measure(target: TargetName, body: Body, o: HttpOptions): Promise<HttpRun> {
-  const name = body.name as BodyName;
   const bodyFile = o.bodyFiles.get(body.name);
   if (!bodyFile) throw new Error(`no file for body ${body.name}`);
   const run = describeRun(target, body, o);

@@ -279,7 +279,6 @@ class TextParser {
   }
 
   private readQuotedName(i: number, metric: boolean): number {
-    const buf = this.buf;
     const cont = metric ? METRIC_CONT : LABEL_CONT;
     const bytes: number[] = [];
     let quoted = false;
