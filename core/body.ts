@@ -4,9 +4,11 @@
 // of the body is used.
 import type { IncomingMessage } from "node:http";
 import { gunzip } from "node:zlib";
-import { HttpError } from "./errors.ts";
+import { BackpressureError, HttpError } from "./errors.ts";
 
 export interface BodyLimits {
+  /** The request's share of a MemoryBudget, if the caller keeps one. */
+  reservation?: Reservation;
   /** Largest body accepted on the wire, in bytes (the max_body_bytes option). */
   maxBodyBytes: number;
   /** Largest body accepted after decompression, in bytes (the max_decompressed_bytes option). */
@@ -14,6 +16,44 @@ export interface BodyLimits {
 }
 
 export type Decoder = (body: Buffer, maxOutput: number) => Promise<Buffer>;
+
+/**
+ * Bytes of request bodies held at once, across requests: raw as they arrive and decompressed.
+ * Over the budget a request is refused with 503 (nothing of it is kept), so many concurrent
+ * large pushes cannot grow memory without bound. One request alone is always let through.
+ */
+export class MemoryBudget {
+  used = 0;
+
+  constructor(
+    readonly limit: number,
+    private readonly option: string,
+  ) {}
+
+  /** A request's share of the budget; release() it when the request is done. */
+  reserve(): Reservation {
+    let held = 0;
+    return {
+      take: (n: number) => {
+        if (this.used > held && this.used + n > this.limit) {
+          throw new BackpressureError(`pushes in flight hold ${this.used} bytes, the limit is ${this.limit} (${this.option}); nothing of this push was accepted, retry later`, 1);
+        }
+        this.used += n;
+        held += n;
+      },
+      release: () => {
+        this.used -= held;
+        held = 0;
+      },
+    };
+  }
+}
+
+export interface Reservation {
+  /** Counts n more bytes; throws a 503 BackpressureError when over budget. */
+  take(n: number): void;
+  release(): void;
+}
 
 const decoders: Record<string, Decoder> = {
   gzip: (body, maxOutput) =>
@@ -45,7 +85,7 @@ export function contentEncoding(req: IncomingMessage): string {
 }
 
 /** Reads the raw body, refusing it (413) as soon as it passes the limit. */
-export function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readRaw(req: IncomingMessage, limit: number, reservation?: Reservation): Promise<Buffer> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limit) {
     req.resume();
@@ -70,6 +110,13 @@ export function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {
         finish(tooLarge(limit));
         return;
       }
+      try {
+        reservation?.take(chunk.length);
+      } catch (e) {
+        req.resume();
+        finish(e as Error);
+        return;
+      }
       chunks.push(chunk);
     };
     const onEnd = () => finish(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
@@ -87,10 +134,12 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
     req.resume();
     throw new HttpError(415, `unsupported Content-Encoding "${encoding}"; supported: identity, ${Object.keys(decoders).join(", ")}`);
   }
-  const raw = await readRaw(req, limits.maxBodyBytes);
+  const raw = await readRaw(req, limits.maxBodyBytes, limits.reservation);
   if (!decode) {
     if (raw.length > limits.maxDecompressedBytes) throw tooLargeDecompressed(limits.maxDecompressedBytes);
     return raw;
   }
-  return decode(raw, limits.maxDecompressedBytes);
+  const body = await decode(raw, limits.maxDecompressedBytes);
+  limits.reservation?.take(body.length);
+  return body;
 }

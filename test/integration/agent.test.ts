@@ -160,16 +160,16 @@ describe("agent (integration)", function () {
     let agent: RunningTestAgent;
     before(async () => {
       agent = await startTestAgent({
-        conf: { "pushgateway.conf": '[[inputs.pushgateway]]\nmax_body_bytes = "1KiB"\nmax_decompressed_bytes = "4KiB"\n' },
+        conf: { "pushgateway.conf": '[[inputs.pushgateway]]\nmax_body_bytes = "4KiB"\nmax_decompressed_bytes = "8KiB"\nmax_inflight_bytes = "2KiB"\n' },
       });
     });
     after(() => agent.cleanup());
 
     it("answers 413 naming max_body_bytes for a large body", async () => {
-      const body = "big_metric 1\n".repeat(200);
+      const body = "big_metric 1\n".repeat(400);
       const res = await push(`${agent.url}/metrics/job/big`, body);
       expect(res.status).to.equal(413);
-      expect(res.text).to.equal("request body exceeds the limit of 1024 bytes (max_body_bytes)\n");
+      expect(res.text).to.equal("request body exceeds the limit of 4096 bytes (max_body_bytes)\n");
     });
 
     it("answers 413 naming max_body_bytes for a large chunked body", async () => {
@@ -188,15 +188,46 @@ describe("agent (integration)", function () {
 
     it("answers 413 naming max_decompressed_bytes for a gzip bomb", async () => {
       const bomb = gzipSync(Buffer.alloc(1_000_000, 0x20));
-      expect(bomb.length).to.be.below(1024);
+      expect(bomb.length).to.be.below(4096);
       const res = await push(`${agent.url}/metrics/job/bomb`, bomb, { headers: { "Content-Encoding": "gzip" } });
       expect(res.status).to.equal(413);
-      expect(res.text).to.equal("decompressed request body exceeds the limit of 4096 bytes (max_decompressed_bytes)\n");
+      expect(res.text).to.equal("decompressed request body exceeds the limit of 8192 bytes (max_decompressed_bytes)\n");
     });
 
     it("has ingested nothing of the refused pushes", async () => {
       expect((await push(`${agent.url}/metrics/job/small`, "small_ok 1 1700000000000\n")).status).to.equal(200);
       expect(await agent.waitForLines(1)).to.deep.equal(["small,job=small ok=1 1700000000000000000"]);
+    });
+
+    it("answers 503 to a push while others hold max_inflight_bytes, and takes it once they are done", async () => {
+      // A push that keeps its body open holds its bytes; the next one finds the budget spent.
+      let finishFirst!: () => void;
+      const held = new Promise<void>((r) => (finishFirst = r));
+      const first = fetch(`${agent.url}/metrics/job/inflight`, {
+        method: "PUT",
+        duplex: "half",
+        body: new ReadableStream({
+          async start(c) {
+            c.enqueue(new TextEncoder().encode("inflight_first 1 1700000000000\n" + "# padding\n".repeat(200)));
+            await held;
+            c.close();
+          },
+        }),
+      } as RequestInit);
+      let second = { status: 0, text: "", headers: new Headers() };
+      for (let i = 0; i < 100 && second.status !== 503; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        second = await push(`${agent.url}/metrics/job/inflight2`, "inflight_second 2 1700000000000\n" + "# padding\n".repeat(200));
+      }
+      expect(second.status).to.equal(503);
+      expect(second.headers.get("retry-after")).to.equal("1");
+      expect(second.text).to.match(/^pushes in flight hold \d+ bytes, the limit is 2048 \(max_inflight_bytes\)/);
+      finishFirst();
+      expect((await first).status).to.equal(200);
+      expect((await push(`${agent.url}/metrics/job/inflight2`, "inflight_second 2 1700000000000\n")).status).to.equal(200);
+      const lines = await agent.waitForLines(3);
+      expect(lines).to.include("inflight,job=inflight first=1 1700000000000000000");
+      expect(lines).to.include("inflight,job=inflight2 second=2 1700000000000000000");
     });
   });
 

@@ -46,6 +46,11 @@ export const pushgatewayOptions = {
     min: 1,
     description: "Largest body accepted after decompression (gzip); larger pushes get 413.",
   }),
+  max_inflight_bytes: opt.bytes({
+    default: 256 * 1024 * 1024,
+    min: 1,
+    description: "Bytes of push bodies (as received and decompressed) held at once across requests; a push that would go over is refused with 503 and Retry-After. One push alone is always let through.",
+  }),
   parse_workers: opt.integer({
     default: 2,
     min: 0,

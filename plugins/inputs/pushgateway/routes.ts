@@ -3,7 +3,7 @@
 // any point is handed on, and any error answers 4xx with nothing ingested.
 import type { Context } from "koa";
 import { PointBatch } from "../../../core/batch.ts";
-import { readBody } from "../../../core/body.ts";
+import { MemoryBudget, readBody } from "../../../core/body.ts";
 import { HttpError } from "../../../core/errors.ts";
 import type { InputContext } from "../../../core/plugin.ts";
 import { nowNs } from "../../../core/point.ts";
@@ -18,6 +18,7 @@ export interface RouteOptions extends ConvertOptions {
   max_body_bytes: number;
   max_decompressed_bytes: number;
   parse_worker_min_bytes: number;
+  max_inflight_bytes: number;
 }
 
 function escapeRegExp(s: string): string {
@@ -48,17 +49,23 @@ export function pushRoutes(o: RouteOptions, input: InputContext, pool: () => Par
   const base = `${o.route_prefix}/metrics/job`;
   const pattern = new RegExp(`^${escapeRegExp(base)}(?:@base64)?/`);
   const converter = new Converter(o);
-  const limits = { maxBodyBytes: o.max_body_bytes, maxDecompressedBytes: o.max_decompressed_bytes };
+  const budget = new MemoryBudget(o.max_inflight_bytes, "max_inflight_bytes");
 
   input.http.route(["PUT", "POST"], pattern, async (ctx) => {
     const key = groupingKey(ctx, base.length);
-    const body = await readBody(ctx.req, limits);
-    const received = nowNs();
-    const workers = pool();
-    const batch =
-      workers?.available && body.length >= o.parse_worker_min_bytes
-        ? await workers.run(body, key.labels, received)
-        : PointBatch.fromPoints(converter.convert(parseBody(body), key.labels, received));
+    const reservation = budget.reserve();
+    let batch: PointBatch;
+    try {
+      const body = await readBody(ctx.req, { maxBodyBytes: o.max_body_bytes, maxDecompressedBytes: o.max_decompressed_bytes, reservation });
+      const received = nowNs();
+      const workers = pool();
+      batch =
+        workers?.available && body.length >= o.parse_worker_min_bytes
+          ? await workers.run(body, key.labels, received)
+          : PointBatch.fromPoints(converter.convert(parseBody(body), key.labels, received));
+    } finally {
+      reservation.release();
+    }
     await input.emit(batch);
     input.log.debug({ method: ctx.method, job: key.job, points: batch.size }, "push accepted");
     ctx.status = 200;
