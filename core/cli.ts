@@ -93,6 +93,12 @@ async function main(): Promise<number> {
           }
           stopping = true;
           log.info({ signal }, "signal received");
+          // The shutdown bounds each step; this bounds the whole, whatever hangs.
+          const limit = (config.sections.agent.shutdown_timeout.value as number) + 2000;
+          setTimeout(() => {
+            log.error({ limitMs: limit }, "shutdown did not finish in time; exiting");
+            resolve(1);
+          }, limit).unref();
           agent.stop().then(
             (clean) => resolve(clean ? 0 : 1),
             (e) => {
