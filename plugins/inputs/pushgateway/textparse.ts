@@ -117,6 +117,12 @@ function spells(buf: Buffer, s: number, e: number, str: string | undefined): str
 }
 
 /**
+ * The previous sample line's metric name and its label names and values by position, kept
+ * across pushes too: lines of a family, and pushes of a job, mostly repeat them.
+ */
+const prev = { name: undefined as string | undefined, labels: [] as string[] };
+
+/**
  * Strings of short ASCII tokens (names, label values) are interned in a small direct-mapped
  * table shared across pushes: pushes repeat the same names and values, and reusing the
  * strings saves most of the parser's allocation.
@@ -184,9 +190,6 @@ class TextParser {
   // The last name token read, and whether it needs legacy validation (quoted).
   private token = "";
   private tokenQuoted = false;
-  /** The previous sample line's metric name and label names and values, by position. */
-  private prevName: string | undefined;
-  private readonly prevLabels: string[] = [];
   /** The bytes of a quoted token, for error messages (Go quotes the raw bytes). */
   private tokenBytes: Uint8Array | undefined;
 
@@ -355,28 +358,27 @@ class TextParser {
       if (this.eof) this.unexpectedEnd();
       return;
     }
-    const keyword = buf.toString("latin1", from, i);
-    if (keyword !== "HELP" && keyword !== "TYPE") {
+    const help = spells(buf, from, i, "HELP");
+    if (!help && !spells(buf, from, i, "TYPE")) {
       if (this.eof) this.unexpectedEnd();
       return;
     }
     i = this.skipBlanks(i);
-    i = this.readName(i, true);
+    i = this.readName(i, true, prev.name);
     const c = this.at(i);
     if (c === NL) return;
     if (c !== SP && c !== TAB) this.fail("invalid metric name in comment");
     const st = this.resolveFamily(this.token, this.tokenQuoted);
     i = this.skipBlanks(i);
     if (i >= this.end) return;
-    if (keyword === "HELP") {
+    if (help) {
       if (st.family.help !== undefined) this.fail(`second HELP line for metric name ${goQuote(st.family.name)}`);
       st.family.help = this.readHelp(i);
       if (this.eof) this.unexpectedEnd();
     } else {
       if (st.type !== undefined) this.fail(`second TYPE line for metric name ${goQuote(st.family.name)}, or TYPE reported after samples`);
       if (this.eof) this.unexpectedEnd();
-      const text = buf.toString("latin1", i, this.end);
-      const type = TYPES_AS_WRITTEN[text] ?? TYPES[goToUpper(buf.toString("utf8", i, this.end))];
+      const type = typeAsWritten(buf, i, this.end) ?? TYPES[goToUpper(buf.toString("utf8", i, this.end))];
       if (!type) this.fail(`unknown metric type ${goQuoteBytes(buf, i, this.end)}`);
       st.type = type;
       st.family.type = type;
@@ -410,9 +412,9 @@ class TextParser {
     const braced = buf[i] === LBRACE;
     let st: FamilyState | undefined;
     if (!braced) {
-      i = this.readName(i, true, this.prevName);
+      i = this.readName(i, true, prev.name);
       if (this.token === "") this.fail("invalid metric name");
-      this.prevName = this.token;
+      prev.name = this.token;
       st = this.resolveFamily(this.token, this.tokenQuoted);
       if (st.type === undefined) st.type = "UNTYPED";
       if (i < this.end && (buf[i] === SP || buf[i] === TAB)) i = this.skipBlanks(i);
@@ -429,7 +431,7 @@ class TextParser {
         if ((i < end ? buf[i] : this.at(i)) === RBRACE) break;
         // Lines of a family mostly repeat the label names, and often values, of the line before.
         const slot = labels.length;
-        i = this.readName(i, false, this.prevLabels[slot]);
+        i = this.readName(i, false, prev.labels[slot]);
         const name = this.token;
         const nameQuoted = this.tokenQuoted;
         if (name === "") this.fail(`invalid label name for metric ${goQuote(st?.family.name ?? "")}`);
@@ -459,7 +461,7 @@ class TextParser {
         if (i >= end || buf[i] === SP || buf[i] === TAB) i = this.skipBlanks(i);
         c = i < end ? buf[i] : this.at(i);
         if (c !== QUOTE) this.fail(`expected '"' at start of label value, found ${goQuoteByte(c)}`);
-        i = this.readLabelValue(i + 1, this.prevLabels[slot + 1]);
+        i = this.readLabelValue(i + 1, prev.labels[slot + 1]);
         const value = this.token;
         if (special) {
           const v = specialLabelFloat(value);
@@ -468,8 +470,8 @@ class TextParser {
           else quantile = v;
         } else {
           labels.push(name, value);
-          this.prevLabels[slot] = name;
-          this.prevLabels[slot + 1] = value;
+          prev.labels[slot] = name;
+          prev.labels[slot + 1] = value;
         }
         if (i >= end || buf[i] === SP || buf[i] === TAB) i = this.skipBlanks(i);
         c = i < end ? buf[i] : this.at(i);
@@ -630,16 +632,21 @@ const TYPES: Record<string, MetricType> = {
   GAUGEHISTOGRAM: "GAUGE_HISTOGRAM",
 };
 
-/** The usual spellings, looked up before any case folding. */
-const TYPES_AS_WRITTEN: Record<string, MetricType | undefined> = Object.assign(Object.create(null), {
-  counter: "COUNTER",
-  gauge: "GAUGE",
-  summary: "SUMMARY",
-  untyped: "UNTYPED",
-  histogram: "HISTOGRAM",
-  gauge_histogram: "GAUGE_HISTOGRAM",
-  gaugehistogram: "GAUGE_HISTOGRAM",
-});
+/** The usual spellings, compared as bytes before any case folding. */
+const TYPES_AS_WRITTEN: [string, MetricType][] = [
+  ["counter", "COUNTER"],
+  ["gauge", "GAUGE"],
+  ["histogram", "HISTOGRAM"],
+  ["summary", "SUMMARY"],
+  ["untyped", "UNTYPED"],
+  ["gauge_histogram", "GAUGE_HISTOGRAM"],
+  ["gaugehistogram", "GAUGE_HISTOGRAM"],
+];
+
+function typeAsWritten(buf: Buffer, s: number, e: number): MetricType | undefined {
+  for (const [text, type] of TYPES_AS_WRITTEN) if (spells(buf, s, e, text)) return type;
+  return undefined;
+}
 
 /** A histogram with any count that is not a whole number is a float histogram throughout. */
 function markFloatHistogram(m: Metric): void {
