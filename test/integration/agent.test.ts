@@ -263,6 +263,26 @@ describe("agent (integration)", function () {
     });
   });
 
+  describe("a sink that cannot keep up", () => {
+    it("refuses pushes with 503 and Retry-After once its queue is full, and keeps what it accepted", async () => {
+      const agent = await startTestAgent({
+        conf: { "pushgateway.conf": "[[inputs.pushgateway]]\n" },
+        sink: 'flush_interval = "1h"\nbatch_points = 100000\nmax_queue_points = 3',
+      });
+      try {
+        expect((await push(`${agent.url}/metrics/job/q`, "q_a 1 1700000000000\nq_b 2 1700000000000\n")).status).to.equal(200);
+        const full = await push(`${agent.url}/metrics/job/q`, "q_c 3 1700000000000\nq_d 4 1700000000000\n");
+        expect(full.status).to.equal(503);
+        expect(full.headers.get("retry-after")).to.equal("5");
+        expect(full.text).to.equal('sink "file" is behind: 2 points queued (max_queue_points); nothing of this push was accepted, retry later\n');
+        expect(await agent.stop("SIGTERM")).to.equal(0);
+        expect(agent.lines()).to.deep.equal(["q,job=q a=1 1700000000000000000", "q,job=q b=2 1700000000000000000"]);
+      } finally {
+        agent.cleanup();
+      }
+    });
+  });
+
   describe("configured through the environment", () => {
     let agent: RunningTestAgent;
     before(async () => {
