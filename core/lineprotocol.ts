@@ -1,6 +1,6 @@
 // InfluxDB line protocol: `measurement,tag=v field=1.5 1700000000000000000`.
 // Tags and fields are written sorted by key, empty tag values are left out.
-import { withTag, type FieldValue, type Point, type PointWriter } from "./point.ts";
+import type { FieldValue, Point, PointWriter } from "./point.ts";
 
 const MEASUREMENT_SPECIAL = /[, \\\n\r\t]/;
 const KEY_SPECIAL = /[,= \\\n\r\t]/;
@@ -98,12 +98,53 @@ function tagsSorted(tags: Record<string, string>): string {
   return out;
 }
 
+/** The text of a timestamp, remembered: most points of a push share theirs. */
+class TimeText {
+  private last: bigint | undefined;
+  private text = "";
+
+  of(time: bigint): string {
+    if (time !== this.last) {
+      this.last = time;
+      this.text = String(time);
+    }
+    return this.text;
+  }
+}
+
+/**
+ * Lines gathered into UTF-8 buffers of up to `linesPerChunk` lines each, for writev: many
+ * small strings turned into bytes chunk by chunk stay cheap, where one huge string does not.
+ */
+class LineChunks {
+  private readonly chunks: Buffer[] = [];
+  private text = "";
+  private inChunk = 0;
+  lines = 0;
+
+  constructor(private readonly linesPerChunk: number) {}
+
+  add(line: string): void {
+    this.text += line + "\n";
+    this.lines++;
+    if (++this.inChunk === this.linesPerChunk) {
+      this.chunks.push(Buffer.from(this.text));
+      this.text = "";
+      this.inChunk = 0;
+    }
+  }
+
+  finish(): Buffer[] {
+    if (this.text !== "") this.chunks.push(Buffer.from(this.text));
+    this.text = "";
+    this.inChunk = 0;
+    return this.chunks;
+  }
+}
+
 /** Encodes points, remembering the text of the last timestamp (most points of a push share it). */
 export class LineEncoder {
-  private lastTime: bigint | undefined;
-  private lastTimeText = "";
-  /** Lines written by encodeChunks and encodeBatch so far. */
-  lines = 0;
+  private readonly time = new TimeText();
 
   /** One point's line without "\n"; "" for a point that has no writable field. */
   encode(p: Point): string {
@@ -113,34 +154,17 @@ export class LineEncoder {
     if (fields === "") return "";
     let tags = tagsInOrder(p.tags);
     if (tags === UNSORTED) tags = tagsSorted(p.tags);
-    if (p.time !== this.lastTime) {
-      this.lastTime = p.time;
-      this.lastTimeText = String(p.time);
-    }
-    return escapeMeasurement(p.measurement) + tags + " " + fields + " " + this.lastTimeText;
+    return escapeMeasurement(p.measurement) + tags + " " + fields + " " + this.time.of(p.time);
   }
 
-  /**
-   * A batch as UTF-8 buffers of up to `linesPerChunk` lines each, for writev: many small
-   * strings turned into bytes chunk by chunk stay cheap, where one huge string does not.
-   */
+  /** A batch as UTF-8 buffers of up to `linesPerChunk` whole lines each. */
   encodeChunks(points: readonly Point[], linesPerChunk = 2000): Buffer[] {
-    const chunks: Buffer[] = [];
-    let text = "";
-    let lines = 0;
+    const chunks = new LineChunks(linesPerChunk);
     for (const p of points) {
       const line = this.encode(p);
-      if (line === "") continue;
-      this.lines++;
-      text += line + "\n";
-      if (++lines === linesPerChunk) {
-        chunks.push(Buffer.from(text));
-        text = "";
-        lines = 0;
-      }
+      if (line !== "") chunks.add(line);
     }
-    if (text !== "") chunks.push(Buffer.from(text));
-    return chunks;
+    return chunks.finish();
   }
 
   /** A batch, one line per point, each ending in "\n". */
@@ -160,11 +184,8 @@ export class LineEncoder {
  * le). The lines are the ones LineEncoder writes for the same points.
  */
 export class LineWriter implements PointWriter {
-  private readonly chunks: Buffer[] = [];
-  private text = "";
-  private linesInChunk = 0;
-  /** Lines written so far. */
-  lines = 0;
+  private readonly chunks: LineChunks;
+  private readonly time = new TimeText();
   private head = "";
   private lastMeasurement: string | undefined;
   private tags: Record<string, string> = {};
@@ -175,10 +196,15 @@ export class LineWriter implements PointWriter {
   private after = "";
   private lastField = "";
   private lastFieldText = "";
-  private lastTime: bigint | undefined;
-  private lastTimeText = "";
 
-  constructor(private readonly linesPerChunk = 2000) {}
+  constructor(linesPerChunk = 2000) {
+    this.chunks = new LineChunks(linesPerChunk);
+  }
+
+  /** Lines written so far. */
+  get lines(): number {
+    return this.chunks.lines;
+  }
 
   series(measurement: string, tags: Record<string, string>): void {
     this.head = measurement === this.lastMeasurement ? this.head : escapeMeasurement(measurement);
@@ -194,20 +220,14 @@ export class LineWriter implements PointWriter {
   private withExtra(extraKey: string, extraValue: string): string {
     if (extraKey !== this.extraKey) {
       this.extraKey = extraKey;
-      const sorted = withTag(this.tags, extraKey, "\u0000");
       let before = this.head;
       let after = "";
-      let seen = false;
-      for (const k of Object.keys(sorted).sort()) {
-        if (k === extraKey) {
-          seen = true;
-          continue;
-        }
-        const v = sorted[k];
-        if (v === "") continue;
+      for (const k of Object.keys(this.tags).sort()) {
+        const v = this.tags[k];
+        if (k === extraKey || v === "") continue;
         const seg = "," + escapeKey(k) + "=" + escapeKey(v);
-        if (seen) after += seg;
-        else before += seg;
+        if (k < extraKey) before += seg;
+        else after += seg;
       }
       this.before = before + "," + escapeKey(extraKey) + "=";
       this.beforeEmpty = before;
@@ -224,43 +244,22 @@ export class LineWriter implements PointWriter {
     return this.lastFieldText;
   }
 
-  private timeText(time: bigint): string {
-    if (time !== this.lastTime) {
-      this.lastTime = time;
-      this.lastTimeText = String(time);
-    }
-    return this.lastTimeText;
-  }
-
-  private line(line: string): void {
-    this.text += line + "\n";
-    this.lines++;
-    if (++this.linesInChunk === this.linesPerChunk) {
-      this.chunks.push(Buffer.from(this.text));
-      this.text = "";
-      this.linesInChunk = 0;
-    }
-  }
-
   add(time: bigint, field: string, value: number, extraKey?: string, extraValue?: string): void {
     if (!Number.isFinite(value)) return;
     const key = extraKey === undefined ? this.key : this.withExtra(extraKey, extraValue!);
-    this.line(key + " " + this.fieldText(field) + "=" + fieldValue(value) + " " + this.timeText(time));
+    this.chunks.add(key + " " + this.fieldText(field) + "=" + fieldValue(value) + " " + this.time.of(time));
   }
 
   addTwo(time: bigint, field1: string, value1: number, field2: string, value2: number): void {
     let fields = "";
     if (Number.isFinite(value1)) fields = escapeKey(field1) + "=" + fieldValue(value1);
     if (Number.isFinite(value2)) fields += (fields === "" ? "" : ",") + escapeKey(field2) + "=" + fieldValue(value2);
-    if (fields !== "") this.line(this.key + " " + fields + " " + this.timeText(time));
+    if (fields !== "") this.chunks.add(this.key + " " + fields + " " + this.time.of(time));
   }
 
   /** Everything written, as chunks of whole lines. */
   finish(): Buffer[] {
-    if (this.text !== "") this.chunks.push(Buffer.from(this.text));
-    this.text = "";
-    this.linesInChunk = 0;
-    return this.chunks;
+    return this.chunks.finish();
   }
 }
 
