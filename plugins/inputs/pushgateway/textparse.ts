@@ -231,6 +231,13 @@ class TextParser {
     throw new TextParseError(this.line, detail);
   }
 
+  /** The byte an escape `\\c` stands for in names, label values and HELP texts: \\\\, \\" or \\n. */
+  private unescaped(c: number): number {
+    if (c === BSL || c === QUOTE) return c;
+    if (c === 110) return NL;
+    this.fail(`invalid escape sequence '\\${String.fromCharCode(c)}'`);
+  }
+
   /** The reference reads past the last byte of an unterminated line and hits end of input. */
   private unexpectedEnd(): never {
     this.fail("unexpected end of input stream");
@@ -290,10 +297,7 @@ class TextParser {
     for (;;) {
       const c = this.at(i);
       if (escaped) {
-        if (c === BSL) bytes.push(BSL);
-        else if (c === 110) bytes.push(NL);
-        else if (c === QUOTE) bytes.push(QUOTE);
-        else this.fail(`invalid escape sequence '\\${String.fromCharCode(c)}'`);
+        bytes.push(this.unescaped(c));
         escaped = false;
       } else if (c === QUOTE) {
         quoted = !quoted;
@@ -398,10 +402,7 @@ class TextParser {
         continue;
       }
       const e = this.at(++i);
-      if (e === BSL) bytes.push(BSL);
-      else if (e === 110) bytes.push(NL);
-      else if (e === QUOTE) bytes.push(QUOTE);
-      else this.fail(`invalid escape sequence '\\${String.fromCharCode(e)}'`);
+      bytes.push(this.unescaped(e));
     }
     return Buffer.from(bytes).toString("utf8");
   }
@@ -539,9 +540,7 @@ class TextParser {
       if (c === NL) this.fail(`label value ${goQuoteBytes(Uint8Array.from(bytes))} contains unescaped new-line`);
       if (c === BSL) {
         const e = this.at(++i);
-        if (e === QUOTE || e === BSL) bytes.push(e);
-        else if (e === 110) bytes.push(NL);
-        else this.fail(`invalid escape sequence '\\${String.fromCharCode(e)}'`);
+        bytes.push(this.unescaped(e));
       } else {
         bytes.push(c);
       }
