@@ -231,7 +231,7 @@ class TextParser {
     throw new TextParseError(this.line, detail);
   }
 
-  /** The byte an escape `\\c` stands for in names, label values and HELP texts: \\\\, \\" or \\n. */
+  /** The byte an escape `\c` stands for in names, label values and HELP texts: `\\`, `\"` or `\n`. */
   private unescaped(c: number): number {
     if (c === BSL || c === QUOTE) return c;
     if (c === 110) return NL;
