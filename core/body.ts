@@ -5,6 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { gunzip } from "node:zlib";
 import { BackpressureError, HttpError } from "./errors.ts";
+import { SnappyTooLarge, decodeSnappyFramed } from "./snappy-framed.ts";
 
 export interface BodyLimits {
   /** The request's share of a MemoryBudget, if the caller keeps one. */
@@ -64,6 +65,15 @@ const decoders: Record<string, Decoder> = {
         reject(new HttpError(400, `cannot decompress gzip body: ${err.message}`));
       });
     }),
+  // Framed snappy, as Prometheus clients send it (not the raw block format of remote write).
+  snappy: async (body, maxOutput) => {
+    try {
+      return decodeSnappyFramed(body, maxOutput);
+    } catch (e) {
+      if (e instanceof SnappyTooLarge) throw tooLargeDecompressed(maxOutput);
+      throw new HttpError(400, `cannot decompress snappy body: ${(e as Error).message}`);
+    }
+  },
 };
 
 /** Lets an input add a Content-Encoding (e.g. snappy) without the host knowing it. */

@@ -2,7 +2,24 @@
 // read back from its file sink.
 import { expect } from "chai";
 import { gzipSync } from "node:zlib";
+import { compressSync } from "snappy";
+import { maskedCrc32c } from "../../core/snappy-framed.ts";
 import { startTestAgent, runCli, withoutTime, type RunningTestAgent } from "../support/agent.ts";
+import { encodeFamilies, PROTOBUF_CONTENT_TYPE } from "../support/protobuf.ts";
+
+/** A body in snappy's framing format, one compressed chunk per 64 KiB. */
+function snappyFramed(data: Buffer): Buffer {
+  const parts: Buffer[] = [Buffer.from([0xff, 6, 0, 0]), Buffer.from("sNaPpY")];
+  for (let i = 0; i < data.length; i += 65536) {
+    const piece = data.subarray(i, i + 65536);
+    const block = compressSync(piece) as Buffer;
+    const head = Buffer.alloc(8);
+    head.writeUIntLE(block.length + 4, 1, 3);
+    head.writeUInt32LE(maskedCrc32c(piece), 4);
+    parts.push(head, block);
+  }
+  return Buffer.concat(parts);
+}
 
 async function push(url: string, body: string | Buffer, init: RequestInit = {}): Promise<{ status: number; text: string; headers: Headers }> {
   const res = await fetch(url, { method: "PUT", body: new Uint8Array(typeof body === "string" ? Buffer.from(body) : body), ...init });
@@ -156,6 +173,51 @@ describe("agent (integration)", function () {
     });
   });
 
+  describe("protobuf and snappy", () => {
+    let agent: RunningTestAgent;
+    before(async () => {
+      agent = await startTestAgent({ conf: { "inputs/pushgateway.conf": "[[inputs.pushgateway]]\n" } });
+    });
+    after(() => agent.cleanup());
+
+    const families = encodeFamilies(
+      { name: "batch_records_total", type: 0, metric: [{ label: [{ name: "table", value: "users" }], counter: { value: 1200 }, timestamp_ms: 1700000000000 }] },
+      {
+        name: "batch_seconds",
+        type: 4,
+        metric: [{ histogram: { sample_count: 3, sample_sum: 4.5, bucket: [{ upper_bound: 1, cumulative_count: 1 }, { upper_bound: 2.5, cumulative_count: 2 }] }, timestamp_ms: 1700000000000 }],
+      },
+    );
+    const expected = [
+      "batch,job=pb,table=users records_total=1200 1700000000000000000",
+      "batch,job=pb seconds_count=3,seconds_sum=4.5 1700000000000000000",
+      "batch,job=pb,le=1 seconds_bucket=1 1700000000000000000",
+      "batch,job=pb,le=2.5 seconds_bucket=2 1700000000000000000",
+      "batch,job=pb,le=+Inf seconds_bucket=3 1700000000000000000",
+    ].sort();
+
+    it("turns a delimited protobuf push into points, plain and in framed snappy", async () => {
+      const plain = await push(`${agent.url}/metrics/job/pb`, families, { method: "POST", headers: { "Content-Type": PROTOBUF_CONTENT_TYPE } });
+      expect(plain.status, plain.text).to.equal(200);
+      expect((await agent.waitForLines(expected.length)).sort()).to.deep.equal(expected);
+      const snappy = await push(`${agent.url}/metrics/job/pb`, snappyFramed(families), { headers: { "Content-Type": PROTOBUF_CONTENT_TYPE, "Content-Encoding": "Snappy" } });
+      expect(snappy.status, snappy.text).to.equal(200);
+      expect((await agent.waitForLines(2 * expected.length)).slice(expected.length).sort()).to.deep.equal(expected);
+    });
+
+    it("refuses a truncated protobuf push whole, naming the byte offset", async () => {
+      const before = agent.lines().length;
+      const res = await push(`${agent.url}/metrics/job/pb`, families.subarray(0, families.length - 1), { headers: { "Content-Type": PROTOBUF_CONTENT_TYPE } });
+      expect(res.status).to.equal(400);
+      expect(res.text).to.match(/^protobuf parsing error at byte \d+: MetricFamily message of \d+ bytes, but only \d+ bytes are left in the body \(truncated\?\)\n$/);
+      const corrupt = await push(`${agent.url}/metrics/job/pb`, Buffer.concat([Buffer.from([0xff, 6, 0, 0]), Buffer.from("sNaPpX")]), { headers: { "Content-Encoding": "snappy" } });
+      expect(corrupt.status).to.equal(400);
+      expect(corrupt.text).to.equal("cannot decompress snappy body: invalid snappy stream at byte 0: bad stream identifier\n");
+      await new Promise((r) => setTimeout(r, 100));
+      expect(agent.lines()).to.have.length(before);
+    });
+  });
+
   describe("limits", () => {
     let agent: RunningTestAgent;
     before(async () => {
@@ -252,6 +314,24 @@ describe("agent (integration)", function () {
         agent.cleanup();
       }
     }
+
+    it("parses a large protobuf push in a worker", async () => {
+      const agent = await startTestAgent({ conf: { "pushgateway.conf": "[[inputs.pushgateway]]\nparse_workers = 1\nparse_worker_min_bytes = \"1KiB\"\n" } });
+      try {
+        const metric = Array.from({ length: 200 }, (_, i) => ({ label: [{ name: "i", value: String(i) }], gauge: { value: i }, timestamp_ms: 1700000000000 }));
+        const body = encodeFamilies({ name: "wide_value", type: 1, metric });
+        expect(body.length).to.be.above(1024);
+        const res = await push(`${agent.url}/metrics/job/w`, body, { headers: { "Content-Type": PROTOBUF_CONTENT_TYPE } });
+        expect(res.status, res.text).to.equal(200);
+        const got = await agent.waitForLines(200);
+        expect(got).to.include("wide,i=199,job=w value=199 1700000000000000000");
+        const bad = await push(`${agent.url}/metrics/job/w`, body.subarray(0, body.length - 1), { headers: { "Content-Type": PROTOBUF_CONTENT_TYPE } });
+        expect(bad.status).to.equal(400);
+        expect(bad.text).to.match(/^protobuf parsing error at byte 0: /);
+      } finally {
+        agent.cleanup();
+      }
+    });
 
     it("gives exactly the points the main thread gives, and refuses a bad one whole", async () => {
       const inWorkers = await pushAndRead(2);

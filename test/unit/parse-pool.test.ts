@@ -30,14 +30,14 @@ describe("parse workers", function () {
   const received = 1700000000999000000n;
 
   function inline(b: Buffer): string {
-    const points = new Converter(options).convert(parseBody(b), grouping, received);
+    const points = new Converter(options).convert(parseBody(b, "text"), grouping, received);
     return Buffer.concat(new LineEncoder().encodeChunks(points)).toString();
   }
 
   it("produce exactly the line protocol the main thread produces", async () => {
     const b = body();
     const expected = inline(b);
-    const batch = await pool.run(Buffer.from(b), grouping, received);
+    const batch = await pool.run(Buffer.from(b), "text", grouping, received);
     expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(expected);
     expect(batch.size).to.equal(expected.split("\n").length - 1);
     expect(batch.size).to.equal(200 * 5 + 2);
@@ -47,7 +47,7 @@ describe("parse workers", function () {
     const b = body();
     const big = Buffer.concat([Buffer.from("prefix"), b, Buffer.from("suffix")]);
     const view = big.subarray(6, 6 + b.length);
-    const batch = await pool.run(view, grouping, received);
+    const batch = await pool.run(view, "text", grouping, received);
     expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(inline(b));
     expect(big.subarray(0, 6).toString()).to.equal("prefix");
     expect(big.length).to.equal(b.length + 12);
@@ -57,7 +57,7 @@ describe("parse workers", function () {
     const bad = Buffer.from("ok 1\nbad{x=\"y\" 2\n");
     let err: unknown;
     try {
-      await pool.run(bad, grouping, received);
+      await pool.run(bad, "text", grouping, received);
     } catch (e) {
       err = e;
     }
@@ -71,9 +71,9 @@ describe("parse workers", function () {
     try {
       expect(lazy.running).to.equal(0);
       expect(lazy.available).to.equal(true);
-      await lazy.run(Buffer.from("a 1\n"), grouping, received);
+      await lazy.run(Buffer.from("a 1\n"), "text", grouping, received);
       expect(lazy.running).to.equal(1);
-      await Promise.all([1, 2, 3, 4].map((i) => lazy.run(Buffer.from(`a ${i}\n`), grouping, received)));
+      await Promise.all([1, 2, 3, 4].map((i) => lazy.run(Buffer.from(`a ${i}\n`), "text", grouping, received)));
       expect(lazy.running).to.equal(2);
     } finally {
       await lazy.close();
@@ -82,7 +82,7 @@ describe("parse workers", function () {
 
   it("run several pushes at once and answer each with its own points", async () => {
     const bodies = Array.from({ length: 6 }, (_, i) => Buffer.from(`m_${i} ${i} 1700000000000\n`));
-    const batches = await Promise.all(bodies.map((b) => pool.run(b, grouping, received)));
+    const batches = await Promise.all(bodies.map((b) => pool.run(b, "text", grouping, received)));
     batches.forEach((batch, i) => {
       expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(`m,dc=eu,instance=i1,job=batch ${i}=${i} 1700000000000000000\n`);
     });
@@ -109,7 +109,7 @@ describe("LineWriter", () => {
     for (const grouping of [new Map([["job", "j"]]), new Map([["job", "j"], ["le", "g"], ["quantile", "q"], ["up", "u"]])]) {
       for (const o of [options, { ...options, keep_exist_metric_name: true, tags: { a: "static", zz: "" } }]) {
         const conv = new Converter(o);
-        const families = parseBody(Buffer.from(text));
+        const families = parseBody(Buffer.from(text), "text");
         const expected = Buffer.concat(new LineEncoder().encodeChunks(conv.convert(families, grouping, 5n))).toString();
         const writer = new LineWriter(3);
         conv.write(families, grouping, 5n, writer);

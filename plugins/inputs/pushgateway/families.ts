@@ -48,3 +48,6 @@ export interface MetricFamily {
 export function isHistogramType(t: MetricType | undefined): boolean {
   return t === "HISTOGRAM" || t === "GAUGE_HISTOGRAM";
 }
+
+/** A body that no parser accepts: answered 400 with this message, nothing of the push kept. */
+export class BodyParseError extends Error {}

@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { PointBatch } from "../../../core/batch.ts";
 import { HttpError } from "../../../core/errors.ts";
 import type { ConvertOptions } from "./convert.ts";
+import type { BodyFormat } from "./formats.ts";
 import type { ParseJob, ParseResult } from "./parse-worker.ts";
 
 interface Pending {
@@ -115,7 +116,7 @@ export class ParsePool {
   }
 
   /** Parses, converts and encodes a body in a worker. */
-  run(body: Buffer, grouping: ReadonlyMap<string, string>, receivedNs: bigint): Promise<PointBatch> {
+  run(body: Buffer, format: BodyFormat, grouping: ReadonlyMap<string, string>, receivedNs: bigint): Promise<PointBatch> {
     const slot = this.pick();
     if (!slot) return Promise.reject(new Error("no parse worker is running"));
     const id = this.nextId++;
@@ -123,7 +124,7 @@ export class ParsePool {
     // shared memory (e.g. Node's buffer pool) is copied first.
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
     const bytes = own ? new Uint8Array(body.buffer, 0, body.byteLength) : new Uint8Array(body);
-    const job: ParseJob = { id, body: bytes, grouping: [...grouping], receivedNs: String(receivedNs) };
+    const job: ParseJob = { id, body: bytes, format, grouping: [...grouping], receivedNs: String(receivedNs) };
     return new Promise((resolve, reject) => {
       slot.jobs.set(id, { resolve, reject });
       slot.worker.postMessage(job, [bytes.buffer as ArrayBuffer]);

@@ -4,11 +4,13 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { LineWriter } from "../../../core/lineprotocol.ts";
 import { Converter, type ConvertOptions } from "./convert.ts";
-import { TextParseError, parseText } from "./textparse.ts";
+import { BodyParseError } from "./families.ts";
+import { parseBody, type BodyFormat } from "./formats.ts";
 
 export interface ParseJob {
   id: number;
   body: Uint8Array;
+  format: BodyFormat;
   grouping: [string, string][];
   receivedNs: string;
 }
@@ -29,7 +31,7 @@ parentPort!.on("message", (job: ParseJob) => {
     const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
     // Straight into line protocol: no point objects to make, or to collect afterwards.
     const writer = new LineWriter();
-    converter.write(parseText(body), new Map(job.grouping), BigInt(job.receivedNs), writer);
+    converter.write(parseBody(body, job.format), new Map(job.grouping), BigInt(job.receivedNs), writer);
     const chunks = writer.finish();
     // One fresh buffer: small chunks may live in Node's shared pool, which must not be transferred.
     const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
@@ -41,7 +43,7 @@ parentPort!.on("message", (job: ParseJob) => {
     transfer.push(out.buffer);
     result = { id: job.id, ok: true, lineProtocol: out, size: writer.lines };
   } catch (e) {
-    result = { id: job.id, ok: false, parseError: e instanceof TextParseError, message: (e as Error).message };
+    result = { id: job.id, ok: false, parseError: e instanceof BodyParseError, message: (e as Error).message };
   }
   parentPort!.postMessage(result, transfer);
 });

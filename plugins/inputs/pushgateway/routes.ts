@@ -9,8 +9,8 @@ import type { InputContext } from "../../../core/plugin.ts";
 import { nowNs } from "../../../core/point.ts";
 import { Converter, type ConvertOptions } from "./convert.ts";
 import { parseGroupingPath, type GroupingKey } from "./grouping.ts";
-import { TextParseError, parseText } from "./textparse.ts";
-import type { MetricFamily } from "./families.ts";
+import { BodyParseError, type MetricFamily } from "./families.ts";
+import { bodyFormat, parseBody as parseAs, type BodyFormat } from "./formats.ts";
 import type { ParsePool } from "./parse-pool.ts";
 
 export interface RouteOptions extends ConvertOptions {
@@ -32,11 +32,11 @@ function groupingKey(ctx: Context, prefixLength: number): GroupingKey {
   return key;
 }
 
-export function parseBody(body: Buffer): MetricFamily[] {
+export function parseBody(body: Buffer, format: BodyFormat): MetricFamily[] {
   try {
-    return parseText(body);
+    return parseAs(body, format);
   } catch (e) {
-    if (e instanceof TextParseError) throw new HttpError(400, e.message);
+    if (e instanceof BodyParseError) throw new HttpError(400, e.message);
     throw e;
   }
 }
@@ -58,11 +58,12 @@ export function pushRoutes(o: RouteOptions, input: InputContext, pool: () => Par
     try {
       const body = await readBody(ctx.req, { maxBodyBytes: o.max_body_bytes, maxDecompressedBytes: o.max_decompressed_bytes, reservation });
       const received = nowNs();
+      const format = bodyFormat(ctx.req.headers["content-type"], body);
       const workers = pool();
       batch =
         workers?.available && body.length >= o.parse_worker_min_bytes
-          ? await workers.run(body, key.labels, received)
-          : PointBatch.fromPoints(converter.convert(parseBody(body), key.labels, received));
+          ? await workers.run(body, format, key.labels, received)
+          : PointBatch.fromPoints(converter.convert(parseBody(body, format), key.labels, received));
     } finally {
       reservation.release();
     }

@@ -7,9 +7,9 @@
 // of input ("unexpected end of input stream").
 import { isUtf8 } from "node:buffer";
 import { goQuote, goQuoteByte, goQuoteBytes } from "./goformat.ts";
-import { isHistogramType, type Metric, type MetricFamily, type MetricType } from "./families.ts";
+import { BodyParseError, isHistogramType, type Metric, type MetricFamily, type MetricType } from "./families.ts";
 
-export class TextParseError extends Error {
+export class TextParseError extends BodyParseError {
   constructor(
     readonly line: number,
     readonly detail: string,
