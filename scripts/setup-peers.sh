@@ -2,7 +2,11 @@
 # Installs the external programs that pushkit's benchmarks and tests talk to:
 #   - prometheus-pushgateway: the reference server we compare against
 #   - golang-go + Debian's Go sources of prometheus/common and client_golang:
-#     lets us build the Go text-parser baseline offline (GOPATH mode)
+#     lets us build offline (GOPATH mode) the Go text-parser baseline of the
+#     benchmarks and the client_golang pusher of test/integration/clients.test.ts
+#   - python3-prometheus-client: the Python client library pushing in the same
+#     tests (run with /usr/bin/python3, Debian's interpreter)
+#   - curl: the README examples of the tests are run with the real binary
 #   - wrk: the HTTP load generator shared by both targets
 #
 # Idempotent: packages already installed are skipped, and `apt-get update`
@@ -16,6 +20,8 @@ PACKAGES=(
   golang-go
   golang-github-prometheus-common-dev
   golang-github-prometheus-client-golang-dev
+  python3-prometheus-client
+  curl
   wrk
 )
 

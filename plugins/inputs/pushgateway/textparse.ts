@@ -13,8 +13,10 @@ export class TextParseError extends BodyParseError {
   constructor(
     readonly line: number,
     readonly detail: string,
+    /** How the message names the format: the reference says "text format". */
+    format = "text format",
   ) {
-    super(`text format parsing error in line ${line}: ${detail}`);
+    super(`${format} parsing error in line ${line}: ${detail}`);
     this.name = "TextParseError";
   }
 }
