@@ -4,6 +4,7 @@
 // line (prom-client sends an OpenMetrics registry without a Content-Type); text 0.0.4 otherwise.
 import { parseMediaType } from "../../../core/mediatype.ts";
 import type { MetricFamily } from "./families.ts";
+import { parseOpenMetrics } from "./openmetrics.ts";
 import { parseProtobuf } from "./protoparse.ts";
 import { parseText } from "./textparse.ts";
 
@@ -36,7 +37,7 @@ export function parseBody(body: Buffer, format: BodyFormat): MetricFamily[] {
     case "protobuf":
       return parseProtobuf(body);
     case "openmetrics":
-      return parseText(body); // TODO(om): parseOpenMetrics once openmetrics.ts lands
+      return parseOpenMetrics(body);
     case "text":
       return parseText(body);
   }
