@@ -240,9 +240,15 @@ describe("protobuf parser", () => {
       expect(failure(encodeFamilies({ name: "", type: 1 })).message).to.equal('protobuf parsing error at byte 0: invalid metric name ""');
       expect(failure(encodeFamilies({ name: "a-b", type: 1 })).message).to.equal('protobuf parsing error at byte 0: invalid metric name "a-b"');
       const labels = (label: { name: string; value: string }[]) => failure(encodeFamilies({ name: "a", type: 1, metric: [{ label, gauge: { value: 1 } }] })).message;
-      expect(labels([{ name: "x-y", value: "1" }])).to.equal('protobuf parsing error at byte 0: metric "a": invalid label name "x-y"');
-      expect(labels([{ name: "__x", value: "1" }])).to.equal('protobuf parsing error at byte 0: metric "a": invalid label name "__x"');
-      expect(labels([{ name: "x", value: "1" }, { name: "x", value: "2" }])).to.equal('protobuf parsing error at byte 0: metric "a": label "x" appears twice');
+      expect(labels([{ name: "x-y", value: "1" }])).to.equal('protobuf parsing error at byte 0: metric "a" {x-y="1"}: invalid label name "x-y"');
+      expect(labels([{ name: "__x", value: "1" }])).to.equal('protobuf parsing error at byte 0: metric "a" {__x="1"}: invalid label name "__x"');
+      expect(labels([{ name: "x", value: "1" }, { name: "x", value: "2" }])).to.equal('protobuf parsing error at byte 0: metric "a" {x="1",x="2"}: label "x" appears twice');
+    });
+
+      it("a metric that carries more than one value", () => {
+      expect(failure(encodeFamilies({ name: "a", type: 1, metric: [{ gauge: { value: 1 }, counter: { value: 2 } }] })).message).to.equal(
+        'protobuf parsing error at byte 0: metric "a" {}: carries more than one value (counter, gauge)',
+      );
     });
 
     it("a metric whose value does not match its family's type", () => {

@@ -29,6 +29,17 @@ protobuf.configure();
 const SCHEMA = readFileSync(new URL("./metrics.proto", import.meta.url), "utf8");
 const MetricFamilyMessage = protobuf.parse(SCHEMA, { keepCase: true }).root.lookupType("io.prometheus.client.MetricFamily");
 
+// Label names and values repeat across metrics and pushes: short ASCII strings are interned
+// in a direct-mapped table, compared by their bytes, so most strings cost no allocation.
+const INTERN_SLOTS = 4096;
+const interned: (string | undefined)[] = new Array(INTERN_SLOTS);
+
+function sameAscii(s: string, buf: Uint8Array, start: number, end: number): boolean {
+  if (s.length !== end - start) return false;
+  for (let i = start; i < end; i++) if (s.charCodeAt(i - start) !== buf[i]) return false;
+  return true;
+}
+
 /** A reader whose strings must be valid UTF-8: protobufjs would replace bad bytes silently. */
 class Utf8CheckingReader extends protobuf.BufferReader {
   override string(): string {
@@ -37,9 +48,27 @@ class Utf8CheckingReader extends protobuf.BufferReader {
     const end = start + len;
     if (end > this.len) throw new RangeError(`string of ${len} bytes at byte ${start} runs past the end of its message`);
     this.pos = end;
-    const bytes = (this.buf as Buffer).subarray(start, end);
-    if (!isUtf8(bytes)) throw new RangeError(`string at byte ${start} is not valid UTF-8`);
-    return bytes.toString("utf8");
+    const buf = this.buf as Buffer;
+    if (len <= 64) {
+      let hash = len;
+      let ascii = true;
+      for (let i = start; i < end; i++) {
+        const c = buf[i];
+        if (c >= 0x80) {
+          ascii = false;
+          break;
+        }
+        hash = (Math.imul(hash, 31) + c) | 0;
+      }
+      if (ascii) {
+        const slot = (hash ^ (hash >>> 13)) & (INTERN_SLOTS - 1);
+        const cached = interned[slot];
+        if (cached !== undefined && sameAscii(cached, buf, start, end)) return cached;
+        return (interned[slot] = buf.toString("latin1", start, end));
+      }
+    }
+    if (!isUtf8(buf.subarray(start, end))) throw new RangeError(`string at byte ${start} is not valid UTF-8`);
+    return buf.toString("utf8", start, end);
   }
 }
 
@@ -85,94 +114,187 @@ interface PbFamily {
   name: string;
   help: string;
   type: number;
-  metric: PbMetric[];
+  /** Already lifted into our model as each was decoded. */
+  metric: Metric[];
 }
 
 const TYPES: MetricType[] = ["COUNTER", "GAUGE", "SUMMARY", "UNTYPED", "HISTOGRAM", "GAUGE_HISTOGRAM"];
-const TYPE_FIELD: Record<MetricType, keyof PbMetric> = {
-  COUNTER: "counter",
-  GAUGE: "gauge",
-  SUMMARY: "summary",
-  UNTYPED: "untyped",
-  HISTOGRAM: "histogram",
-  GAUGE_HISTOGRAM: "histogram",
-};
+
+// Which value a metric message carries, as bits.
+const COUNTER = 1, GAUGE = 2, UNTYPED = 4, SUMMARY = 8, HISTOGRAM = 16;
+const TYPE_BIT: Record<MetricType, number> = { COUNTER, GAUGE, SUMMARY, UNTYPED, HISTOGRAM, GAUGE_HISTOGRAM: HISTOGRAM };
+const BIT_FIELD: Record<number, string> = { [COUNTER]: "counter", [GAUGE]: "gauge", [UNTYPED]: "untyped", [SUMMARY]: "summary", [HISTOGRAM]: "histogram" };
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 const has = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
 
-/** Parses a whole delimited-protobuf body. A repeated family name: the later family wins, as in the reference. */
-export function parseProtobuf(body: Buffer): MetricFamily[] {
-  const reader = new Utf8CheckingReader(body);
-  const byName = new Map<string, MetricFamily>();
-  while (reader.pos < reader.len) {
-    const start = reader.pos;
-    let len: number;
-    try {
-      len = reader.uint32();
-    } catch {
-      throw new ProtoParseError(start, "truncated length prefix of a MetricFamily message");
-    }
-    const left = reader.len - reader.pos;
-    if (len > left) throw new ProtoParseError(start, `MetricFamily message of ${len} bytes, but only ${left} bytes are left in the body (truncated?)`);
-    let message: PbFamily;
-    try {
-      message = MetricFamilyMessage.decode(reader, len) as unknown as PbFamily;
-    } catch (e) {
-      throw new ProtoParseError(start, `invalid MetricFamily message (${len} bytes): ${(e as Error).message}`);
-    }
-    const family = toFamily(message, (detail) => new ProtoParseError(start, detail));
-    byName.delete(family.name);
-    byName.set(family.name, family);
-  }
-  return [...byName.values()];
+const validMetricNames = new Set<string>();
+function validMetricName(name: string): boolean {
+  if (validMetricNames.has(name)) return true;
+  if (!METRIC_NAME.test(name)) return false;
+  if (validMetricNames.size >= 10_000) validMetricNames.clear();
+  validMetricNames.add(name);
+  return true;
 }
 
-type Fail = (detail: string) => Error;
-
-function toFamily(pb: PbFamily, fail: Fail): MetricFamily {
-  const name = pb.name;
-  if (!METRIC_NAME.test(name)) throw fail(`invalid metric name ${goQuote(name)}`);
-  // protobufjs, like Go, keeps an unknown enum value out of the field: the type reads as COUNTER.
-  const type = TYPES[pb.type];
-  const family: MetricFamily = { name, type, metrics: [] };
-  if (pb.help !== "") family.help = pb.help;
-  for (const m of pb.metric) family.metrics.push(toMetric(m, family, fail));
-  return family;
+const validLabelNames = new Set<string>();
+function validLabelName(name: string): boolean {
+  if (validLabelNames.has(name)) return true;
+  if (!LABEL_NAME.test(name) || name.startsWith("__")) return false;
+  if (validLabelNames.size >= 10_000) validLabelNames.clear();
+  validLabelNames.add(name);
+  return true;
 }
 
-function toMetric(pb: PbMetric, family: MetricFamily, fail: Fail): Metric {
-  const where = () => `metric ${goQuote(family.name)}`;
+/**
+ * Every Metric message is turned into our Metric as soon as protobufjs has decoded it (see
+ * the hook below), so a family of 100,000 metrics never holds 100,000 protobufjs objects at
+ * once: they die young, where collecting them is cheap. What the family check needs later is
+ * kept here, per metric of the family message being decoded, in decoding order.
+ */
+const decoding = {
+  /** The value bits each metric carried; the first `count` entries are this message's. */
+  carried: [] as number[],
+  count: 0,
+  /** The first metric with a problem that does not depend on its family, and the problem. */
+  problemAt: -1,
+  problem: "",
+};
+
+function resetDecoding(): void {
+  decoding.count = 0;
+  decoding.problemAt = -1;
+}
+
+function problem(detail: string): void {
+  if (decoding.problemAt >= 0) return;
+  decoding.problemAt = decoding.count;
+  decoding.problem = detail;
+}
+
+function lift(pb: PbMetric): Metric {
   const labels: string[] = [];
   for (const l of pb.label) {
-    if (!LABEL_NAME.test(l.name) || l.name.startsWith("__")) throw fail(`${where()}: invalid label name ${goQuote(l.name)}`);
-    for (let i = 0; i < labels.length; i += 2) if (labels[i] === l.name) throw fail(`${where()}: label ${goQuote(l.name)} appears twice`);
+    if (!validLabelName(l.name)) problem(`invalid label name ${goQuote(l.name)}`);
+    for (let i = 0; i < labels.length; i += 2) if (labels[i] === l.name) problem(`label ${goQuote(l.name)} appears twice`);
     labels.push(l.name, l.value);
   }
   const metric: Metric = { labels };
   if (has(pb, "timestamp_ms")) metric.timestampMs = pb.timestamp_ms;
-  const field = TYPE_FIELD[family.type];
-  const data = pb[field];
-  if (data == null || typeof data !== "object") throw fail(`${where()} {${labelText(labels)}} is of type ${family.type} but carries no ${field} value`);
-  switch (family.type) {
-    case "COUNTER":
-    case "GAUGE":
-    case "UNTYPED":
-      metric.value = (data as PbValue).value;
-      break;
-    case "SUMMARY": {
-      const s = pb.summary!;
-      metric.summary = { count: s.sample_count, sum: s.sample_sum, quantiles: s.quantile.map((q) => ({ quantile: q.quantile, value: q.value })) };
-      break;
-    }
-    case "HISTOGRAM":
-    case "GAUGE_HISTOGRAM":
-      metric.histogram = toHistogram(pb.histogram!, (d) => fail(`${where()} {${labelText(labels)}}: ${d}`));
-      break;
+  let carried = 0;
+  if (pb.counter != null) {
+    carried |= COUNTER;
+    metric.value = pb.counter.value;
   }
+  if (pb.gauge != null) {
+    carried |= GAUGE;
+    metric.value = pb.gauge.value;
+  }
+  if (pb.untyped != null) {
+    carried |= UNTYPED;
+    metric.value = pb.untyped.value;
+  }
+  if (pb.summary != null) {
+    carried |= SUMMARY;
+    const s = pb.summary;
+    metric.summary = { count: s.sample_count, sum: s.sample_sum, quantiles: s.quantile.map((q) => ({ quantile: q.quantile, value: q.value })) };
+  }
+  if (pb.histogram != null) {
+    carried |= HISTOGRAM;
+    try {
+      metric.histogram = toHistogram(pb.histogram);
+    } catch (e) {
+      if (!(e instanceof HistogramError)) throw e;
+      problem(e.message);
+    }
+  }
+  // Go reads the one value its family's type names and ignores others; a message with
+  // several is no client's output, and which one was meant is guesswork.
+  if (carried & (carried - 1)) problem(`carries more than one value (${[COUNTER, GAUGE, UNTYPED, SUMMARY, HISTOGRAM].filter((b) => carried & b).map((b) => BIT_FIELD[b]).join(", ")})`);
+  decoding.carried[decoding.count++] = carried;
   return metric;
+}
+
+const MetricMessage = MetricFamilyMessage.lookupType("Metric");
+const decodeMetric = MetricMessage.setup().decode;
+MetricMessage.decode = function (r: protobuf.Reader | Uint8Array, len?: number) {
+  return lift(decodeMetric.call(this, r, len) as unknown as PbMetric) as unknown as protobuf.Message;
+};
+
+// Parsing is synchronous: one reader serves every push, pointed at each body in turn.
+const reader = new Utf8CheckingReader(Buffer.alloc(0));
+const EMPTY = Buffer.alloc(0);
+
+/** Parses a whole delimited-protobuf body. A repeated family name: the later family wins, as in the reference. */
+export function parseProtobuf(body: Buffer): MetricFamily[] {
+  reader.buf = body;
+  reader.pos = 0;
+  reader.len = body.length;
+  const families: MetricFamily[] = [];
+  let seen: Set<string> | undefined;
+  try {
+    while (reader.pos < reader.len) {
+      const start = reader.pos;
+      let len: number;
+      try {
+        len = reader.uint32();
+      } catch {
+        throw new ProtoParseError(start, "truncated length prefix of a MetricFamily message");
+      }
+      const left = reader.len - reader.pos;
+      if (len > left) throw new ProtoParseError(start, `MetricFamily message of ${len} bytes, but only ${left} bytes are left in the body (truncated?)`);
+      let message: PbFamily;
+      resetDecoding();
+      try {
+        message = MetricFamilyMessage.decode(reader, len) as unknown as PbFamily;
+      } catch (e) {
+        throw new ProtoParseError(start, `invalid MetricFamily message (${len} bytes): ${(e as Error).message}`);
+      }
+      const family = toFamily(message, start);
+      // Names are nearly always distinct: a scan while they are few, a Set of them beyond.
+      if (families.length >= 16 && seen === undefined) seen = new Set(families.map(nameOf));
+      if (seen === undefined ? families.some(named, family.name) : seen.has(family.name)) families.splice(families.findIndex(named, family.name), 1);
+      seen?.add(family.name);
+      families.push(family);
+    }
+  } finally {
+    reader.buf = EMPTY;
+    resetDecoding();
+  }
+  return families;
+}
+
+type Fail = (detail: string) => Error;
+
+function nameOf(f: MetricFamily): string {
+  return f.name;
+}
+function named(this: string, f: MetricFamily): boolean {
+  return f.name === this;
+}
+
+function whichMetric(name: string, m: Metric): string {
+  return `metric ${goQuote(name)} {${labelText(m.labels)}}`;
+}
+
+/** Checks a decoded family message; errors name the offset of its record. */
+function toFamily(pb: PbFamily, offset: number): MetricFamily {
+  const name = pb.name;
+  if (!validMetricName(name)) throw new ProtoParseError(offset, `invalid metric name ${goQuote(name)}`);
+  // protobufjs, like Go, keeps an unknown enum value out of the field: the type reads as COUNTER.
+  const type = TYPES[pb.type];
+  const metrics = pb.metric;
+  if (decoding.problemAt >= 0) throw new ProtoParseError(offset, `${whichMetric(name, metrics[decoding.problemAt])}: ${decoding.problem}`);
+  const bit = TYPE_BIT[type];
+  const carried = decoding.carried;
+  for (let i = 0; i < decoding.count; i++) {
+    if (!(carried[i] & bit)) throw new ProtoParseError(offset, `${whichMetric(name, metrics[i])} is of type ${type} but carries no ${BIT_FIELD[bit]} value`);
+  }
+  const family: MetricFamily = { name, type, metrics };
+  if (pb.help !== "") family.help = pb.help;
+  return family;
 }
 
 function labelText(labels: string[]): string {
@@ -181,14 +303,17 @@ function labelText(labels: string[]): string {
   return parts.join(",");
 }
 
-function toHistogram(pb: PbHistogram, fail: Fail): Histogram {
+class HistogramError extends Error {}
+const histogramError: Fail = (detail) => new HistogramError(detail);
+
+function toHistogram(pb: PbHistogram): Histogram {
   const isFloat = pb.sample_count_float > 0 || pb.zero_count_float > 0 || pb.negative_count.length > 0 || pb.positive_count.length > 0 || pb.bucket.some((b) => b.cumulative_count_float > 0);
   const count = pb.sample_count_float > 0 ? pb.sample_count_float : pb.sample_count;
   const h: Histogram = { count, sum: pb.sample_sum, buckets: [], floatCounts: isFloat };
   if (pb.bucket.length > 0) {
     for (const b of pb.bucket) h.buckets.push({ upperBound: b.upper_bound, count: b.cumulative_count_float > 0 ? b.cumulative_count_float : b.cumulative_count });
   } else if (isNative(pb)) {
-    h.buckets = nativeBuckets(pb, fail);
+    h.buckets = nativeBuckets(pb, histogramError);
   }
   // The text format always ends with the +Inf bucket; protobuf leaves it implied.
   const last = h.buckets[h.buckets.length - 1];
