@@ -58,7 +58,7 @@ function timeLoop(parse: ParseFn, body: Buffer, budgetS: number): { iterations: 
   }
 }
 
-function measureTs(parse: ParseFn, body: Body, seconds: number, warmupS: number) {
+export function measureTs(parse: ParseFn, body: Body, seconds: number, warmupS: number) {
   // Check once, outside the timed loop, that the parser accepts the body and
   // returns something non-empty: timing a parser that bails early is useless.
   const first = parse(body.body);
@@ -73,15 +73,15 @@ function measureTs(parse: ParseFn, body: Body, seconds: number, warmupS: number)
   };
 }
 
-type Rate = { iterations: number; seconds: number; mbPerS: number; samplesPerS: number };
+export type Rate = { iterations: number; seconds: number; mbPerS: number; samplesPerS: number };
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((x, y) => x - y);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** The run with the median samples/s, totals of iterations and seconds kept for the record. */
-function medianRate(rates: Rate[]): Rate {
+export function medianRate(rates: Rate[]): Rate {
   const m = median(rates.map((r) => r.samplesPerS));
   const at = rates.find((r) => r.samplesPerS === m) ?? rates[0];
   return { ...at, samplesPerS: m, mbPerS: at.mbPerS * (m / at.samplesPerS) };

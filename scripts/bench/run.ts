@@ -1,7 +1,8 @@
 // Entry point of `npm run bench`: the HTTP push benchmark, then the parser
-// micro-benchmark, then the goals, printed and saved to .bench/results.json.
+// micro-benchmark (text against Go's expfmt, then protobuf against text), then the
+// goals, printed and saved to .bench/results.json.
 //
-//   npx tsx scripts/bench/run.ts [--only http|parser] [--bodies small,medium,large]
+//   npx tsx scripts/bench/run.ts [--only http|parser|formats] [--bodies small,medium,large]
 //       [--duration 10 | small=10,medium=10,large=15] [--connections 4 | large=2]
 //       [--threads 1] [--warmup 2] [--parser-seconds 6] [--timeout 30]
 //       [--method PUT|POST] [--targets pushkit,reference] [--out FILE]
@@ -26,12 +27,13 @@ import {
 } from './bodies.ts';
 import type { HttpRatio, HttpRun } from './http.ts';
 import type { ParserRun } from './parse-bench.ts';
+import type { FormatRun } from './protobuf.ts';
 import { installCleanupHandlers, stopAll } from './proc.ts';
 import { TARGETS, type TargetName } from './servers.ts';
 import { evaluateTargets, targetsReport } from './targets.ts';
 
 const HELP = `usage: npx tsx scripts/bench/run.ts [options]
-  --only http|parser       run one benchmark (default: both, http first)
+  --only http|parser|formats  run one benchmark (default: all, http first)
   --bodies LIST            bodies to use, from small,medium,large (default: all)
   --duration SPEC          wrk seconds: N for all, or small=10,medium=10,large=15 (env BENCH_DURATION)
   --connections SPEC       wrk connections: N or small=4,medium=4,large=2 (env BENCH_CONNECTIONS)
@@ -109,12 +111,13 @@ function options(argv: string[]) {
   }
   const env = process.env;
   const only = values.only;
-  if (only !== undefined && only !== 'http' && only !== 'parser') throw new Error(`--only must be http or parser`);
+  if (only !== undefined && only !== 'http' && only !== 'parser' && only !== 'formats') throw new Error(`--only must be http, parser or formats`);
   const method = (values.method ?? env.BENCH_METHOD ?? 'PUT').toUpperCase();
   if (method !== 'PUT' && method !== 'POST') throw new Error(`--method must be PUT or POST`);
   return {
-    http: only !== 'parser',
-    parser: only !== 'http',
+    http: only === undefined || only === 'http',
+    parser: only === undefined || only === 'parser',
+    formats: only === undefined || only === 'formats',
     bodies: parseBodyList(values.bodies ?? env.BENCH_BODIES ?? BODY_NAMES.join(',')),
     durationS: perBody(values.duration ?? env.BENCH_DURATION, DEFAULT_DURATION, 'duration', false),
     connections: perBody(values.connections ?? env.BENCH_CONNECTIONS, DEFAULT_CONNECTIONS, 'connections', true),
@@ -140,6 +143,7 @@ function timeBudgetS(o: Options): number {
     }
   }
   if (o.parser) s += 180 + 2 * o.bodies.length * (o.parserSeconds + 1) + 120;
+  if (o.formats) s += 60 + 2 * o.bodies.length * (o.parserSeconds + 1);
   return s;
 }
 
@@ -160,6 +164,7 @@ async function main(): Promise<number> {
   let http: HttpRun[] | undefined;
   let httpRatios: HttpRatio[] | undefined;
   let parser: ParserRun[] | undefined;
+  let formats: FormatRun[] | undefined;
   let failed = false;
   const sections: string[] = [];
 
@@ -179,6 +184,12 @@ async function main(): Promise<number> {
       failed ||= parser.some((r) => r.error !== undefined);
       sections.push(`== Parser benchmark (1 thread each) ==\n${p.parserReport(parser)}`);
     }
+    if (o.formats) {
+      const f = await import('./protobuf.ts');
+      formats = f.runFormatBench({ bodies, seconds: o.parserSeconds, warmupS: 1, log });
+      failed ||= formats.some((r) => r.error !== undefined);
+      sections.push(`== Protobuf against text (pushkit's parsers, 1 thread) ==\n${f.formatReport(formats)}`);
+    }
   } catch (err) {
     console.error(`bench: ${(err as Error).stack ?? err}`);
     failed = true;
@@ -187,7 +198,7 @@ async function main(): Promise<number> {
     await stopAll();
   }
 
-  const targets = evaluateTargets(httpRatios, parser);
+  const targets = evaluateTargets(httpRatios, parser, formats);
   if (targets.length > 0) sections.push(`== Goals (reported only; never fail the run) ==\n${targetsReport(targets)}`);
   console.log('\n' + sections.join('\n\n'));
 
@@ -200,6 +211,7 @@ async function main(): Promise<number> {
     http,
     httpRatios,
     parser,
+    formats,
     targets,
   };
   mkdirSync(dirname(o.out), { recursive: true });

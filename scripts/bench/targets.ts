@@ -4,6 +4,7 @@
 
 import type { HttpRatio } from './http.ts';
 import type { ParserRun } from './parse-bench.ts';
+import type { FormatRun } from './protobuf.ts';
 import { ratio, table } from './format.ts';
 
 export interface TargetCheck {
@@ -17,7 +18,7 @@ function check(goal: string, want: number, got: number | undefined): TargetCheck
   return { goal, want, got, status: got === undefined ? 'n/a' : got >= want ? 'PASS' : 'MISS' };
 }
 
-export function evaluateTargets(http: HttpRatio[] | undefined, parser: ParserRun[] | undefined): TargetCheck[] {
+export function evaluateTargets(http: HttpRatio[] | undefined, parser: ParserRun[] | undefined, formats?: FormatRun[]): TargetCheck[] {
   const out: TargetCheck[] = [];
   if (http) {
     const small = http.find((r) => r.body === 'small');
@@ -27,6 +28,7 @@ export function evaluateTargets(http: HttpRatio[] | undefined, parser: ParserRun
   }
   // The parser goal applies to every body measured.
   for (const r of parser ?? []) out.push(check(`parser ${r.body}: samples/s vs go expfmt`, 2, r.ratio));
+  for (const r of formats ?? []) out.push(check(`protobuf ${r.body}: samples/s vs pushkit text`, 1, r.ratio));
   return out;
 }
 
