@@ -66,11 +66,26 @@ export class HttpServer implements RouteRegistrar {
   }
 
   async listen(): Promise<{ host: string; port: number }> {
-    this.app.use(this.router.routes()).use(this.router.allowedMethods());
+    this.app.use(this.router.routes());
+    // Nothing answered: a path some route serves, with another method, is a 405 naming the
+    // methods it takes (whatever the method, TRACE included; OPTIONS gets them with a 200);
+    // any other path is a 404.
     this.app.use((ctx) => {
-      ctx.status = 404;
+      const matched = (ctx as { matched?: { methods: string[] }[] }).matched ?? [];
+      const allowed = [...new Set(matched.flatMap((layer) => layer.methods))];
       ctx.type = "text/plain; charset=utf-8";
-      ctx.body = "404 page not found\n";
+      if (allowed.length > 0 && ctx.method === "OPTIONS") {
+        ctx.status = 200;
+        ctx.set("Allow", allowed.join(", "));
+        ctx.body = "";
+      } else if (allowed.length > 0) {
+        ctx.status = 405;
+        ctx.set("Allow", allowed.join(", "));
+        ctx.body = "405 method not allowed\n";
+      } else {
+        ctx.status = 404;
+        ctx.body = "404 page not found\n";
+      }
     });
     const sep = this.opts.listen.lastIndexOf(":");
     const host = this.opts.listen.slice(0, sep).replace(/^\[|\]$/g, "") || "0.0.0.0";

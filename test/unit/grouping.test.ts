@@ -62,8 +62,10 @@ describe("grouping key", () => {
     it("percent-decodes before splitting, so %2F separates components", () => {
       expect(labels("/j/dir%2Fvar")).to.deep.equal({ job: "j", dir: "var" });
       expect(labels("/a%2Fb/c")).to.deep.equal({ job: "a", b: "c" });
-      // "/path//var/tmp": path gets the empty value, then var=tmp (a value never holds "/").
-      expect(labels("/j/path/%2Fvar%2Ftmp")).to.deep.equal({ job: "j", path: "", var: "tmp" });
+      // "/path//var/tmp": an empty value followed by more labels is refused (the reference
+      // redirects to a cleaned path); a value holding "/" was meant, and needs @base64.
+      expect400("/j/path/%2Fvar%2Ftmp", 'empty path segment in label string "/path//var/tmp"; a label value containing "/" must be base64-encoded (name@base64/value)');
+      expect(labels("/j/path/")).to.deep.equal({ job: "j", path: "" });
       expect400("/j/path/%2Fvar", 'odd number of components in label string "/path//var"');
     });
 
@@ -90,6 +92,13 @@ describe("grouping key", () => {
     it("label names may hold letters, digits and underscores, not starting with a digit", () => {
       expect(labels("/j/_a/1/B9_z/2")).to.deep.equal({ job: "j", _a: "1", B9_z: "2" });
       expect400("/j/9a/1", 'improper label name "9a"');
+    });
+
+    it("refuses values that are not UTF-8, percent-encoded or base64-encoded", () => {
+      expect400("/j/x/%FF", 'value of grouping label "x" is not valid UTF-8: "\\xff"');
+      expect400("/j/x@base64/_w", 'value of grouping label "x" is not valid UTF-8: "\\xff"');
+      expect400("/j%FF", 'value of grouping label "job" is not valid UTF-8: "j\\xff"');
+      expect(labels("/j/x/%C3%A9")).to.deep.equal({ job: "j", x: "é" });
     });
 
     it("an improper label name is a 400 quoting it", () => {

@@ -2,8 +2,9 @@
 //   P/metrics/job[@base64]/<job>{/<label>[@base64]/<value>}[/]
 // The path is percent-decoded before it is split on "/", so a value holding "/" must use
 // @base64 (URL-safe alphabet, padding optional).
+import { isUtf8 } from "node:buffer";
 import { HttpError } from "../../../core/errors.ts";
-import { goQuote } from "./goformat.ts";
+import { goQuote, goQuoteBytes } from "./goformat.ts";
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const BASE64_SUFFIX = "@base64";
@@ -26,6 +27,10 @@ export class Base64Error extends Error {
  * lone trailing character is an error.
  */
 export function decodeBase64Url(text: string): string {
+  return decodeBase64UrlBytes(text).toString("utf8");
+}
+
+export function decodeBase64UrlBytes(text: string): Buffer {
   const s = text.replace(/=+$/, "");
   const out: number[] = [];
   const quantum: number[] = [];
@@ -49,52 +54,75 @@ export function decodeBase64Url(text: string): string {
     out.push((n >> 16) & 255);
     if (quantum.length === 3) out.push((n >> 8) & 255);
   }
-  return Buffer.from(out).toString("utf8");
+  return Buffer.from(out);
 }
 
-/** Percent-decoding as Go's url.PathUnescape: a bad escape is an error, "+" stays "+". */
-export function unescapePath(raw: string): string {
-  if (!raw.includes("%")) return raw;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    // decodeURIComponent also rejects escapes that are not UTF-8; Go keeps those bytes.
-    const bytes: number[] = [];
-    for (let i = 0; i < raw.length; i++) {
-      if (raw[i] === "%") {
-        const hex = raw.slice(i + 1, i + 3);
-        if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new HttpError(400, `invalid URL escape ${goQuote(raw.slice(i, i + 3))}`);
-        bytes.push(parseInt(hex, 16));
-        i += 2;
-      } else {
-        for (const b of Buffer.from(raw[i], "utf8")) bytes.push(b);
-      }
+/**
+ * Percent-decoding as Go's url.PathUnescape: a bad escape is an error, "+" stays "+". The
+ * result is bytes: an escape may spell bytes that are not UTF-8, which only the label whose
+ * value holds them can name.
+ */
+export function unescapePath(raw: string): Buffer {
+  if (!raw.includes("%")) return Buffer.from(raw, "utf8");
+  const bytes: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === "%") {
+      const hex = raw.slice(i + 1, i + 3);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new HttpError(400, `invalid URL escape ${goQuote(raw.slice(i, i + 3))}`);
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      const c = raw.charCodeAt(i);
+      if (c < 0x80) bytes.push(c);
+      else for (const b of Buffer.from(raw[i], "utf8")) bytes.push(b);
     }
-    return Buffer.from(bytes).toString("utf8");
   }
+  return Buffer.from(bytes);
+}
+
+/** A label value as text; bytes that are not UTF-8 are a 400, as the reference refuses them. */
+function utf8Value(name: string, value: Buffer): string {
+  if (!isUtf8(value)) throw new HttpError(400, `value of grouping label ${goQuote(name)} is not valid UTF-8: ${goQuoteBytes(value, 0, value.length)}`);
+  return value.toString("utf8");
 }
 
 /** Splits "/name/value/name@base64/value..." into labels; the last duplicate wins. */
-export function splitLabels(labels: string): Map<string, string> {
+export function splitLabels(labels: Buffer): Map<string, string> {
   const result = new Map<string, string>();
   if (labels.length <= 1) return result;
-  const parts = labels.slice(1).split("/");
-  if (parts.length % 2 !== 0) throw new HttpError(400, `odd number of components in label string ${goQuote(labels)}`);
+  const parts: Buffer[] = [];
+  for (let from = 1; ; ) {
+    const slash = labels.indexOf(0x2f, from);
+    parts.push(labels.subarray(from, slash < 0 ? labels.length : slash));
+    if (slash < 0) break;
+    from = slash + 1;
+  }
+  if (parts.length % 2 !== 0) throw new HttpError(400, `odd number of components in label string ${goQuote(labels.toString("utf8"))}`);
+  // "a//b": the reference redirects to a cleaned path, which clients take for success or
+  // failure as they please; a value holding "/" was almost surely meant.
+  for (let i = 1; i < parts.length - 1; i += 2) {
+    if (parts[i].length === 0) {
+      throw new HttpError(400, `empty path segment in label string ${goQuote(labels.toString("utf8"))}; a label value containing "/" must be base64-encoded (name@base64/value)`);
+    }
+  }
   for (let i = 0; i < parts.length; i += 2) {
-    const name = parts[i];
+    const name = parts[i].toString("utf8");
     const value = parts[i + 1];
     const encoded = name.endsWith(BASE64_SUFFIX);
     const trimmed = encoded ? name.slice(0, -BASE64_SUFFIX.length) : name;
     if (!LABEL_NAME.test(trimmed) || trimmed.startsWith("__")) throw new HttpError(400, `improper label name ${goQuote(trimmed)}`);
     if (!encoded) {
-      result.set(trimmed, value);
+      result.set(trimmed, utf8Value(trimmed, value));
       continue;
     }
+    const text = value.toString("utf8");
+    let decoded: Buffer;
     try {
-      result.set(trimmed, decodeBase64Url(value));
+      decoded = decodeBase64UrlBytes(text);
     } catch (e) {
-      throw new HttpError(400, `invalid base64 encoding for label ${trimmed}=${goQuote(value)}: ${(e as Error).message}`);
+      throw new HttpError(400, `invalid base64 encoding for label ${trimmed}=${goQuote(text)}: ${(e as Error).message}`);
     }
+    result.set(trimmed, utf8Value(trimmed, decoded));
   }
   return result;
 }
@@ -111,23 +139,25 @@ export interface GroupingKey {
  */
 export function parseGroupingPath(afterJob: string): GroupingKey | undefined {
   const decoded = unescapePath(afterJob);
-  const base64 = decoded.startsWith(BASE64_SUFFIX + "/");
-  const rest = base64 ? decoded.slice(BASE64_SUFFIX.length + 1) : decoded.startsWith("/") ? decoded.slice(1) : undefined;
+  const base64 = decoded.subarray(0, BASE64_SUFFIX.length + 1).toString("latin1") === BASE64_SUFFIX + "/";
+  const rest = base64 ? decoded.subarray(BASE64_SUFFIX.length + 1) : decoded[0] === 0x2f ? decoded.subarray(1) : undefined;
   if (rest === undefined) return undefined;
-  const slash = rest.indexOf("/");
-  let job = slash < 0 ? rest : rest.slice(0, slash);
+  const slash = rest.indexOf(0x2f);
+  const jobPart = slash < 0 ? rest : rest.subarray(0, slash);
   // The reference's router does not match an empty job segment.
-  if (job === "") return undefined;
-  const labelPart = slash < 0 ? "" : rest.slice(slash);
+  if (jobPart.length === 0) return undefined;
+  const labelPart = slash < 0 ? Buffer.alloc(0) : rest.subarray(slash);
+  let jobBytes = jobPart;
   if (base64) {
     try {
-      job = decodeBase64Url(job);
+      jobBytes = decodeBase64UrlBytes(jobPart.toString("utf8"));
     } catch (e) {
       const err = e as Base64Error;
       throw new HttpError(400, `invalid base64 encoding in job name ${goQuote(err.partial)}: ${err.message}`);
     }
   }
   const labels = splitLabels(labelPart);
+  const job = utf8Value("job", jobBytes);
   if (job === "") throw new HttpError(400, "job name is required");
   labels.set("job", job);
   return { job, labels };
