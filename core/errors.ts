@@ -18,3 +18,20 @@ export class BackpressureError extends HttpError {
     this.name = "BackpressureError";
   }
 }
+
+/**
+ * A sink's write that did not succeed, as the sink judged it. `retry` false means the
+ * backend refused the batch for what it is (e.g. HTTP 400): sending it again cannot help.
+ * `retryAfterMs` carries a backend's Retry-After; `response` the backend's answer, kept
+ * with a batch that is set aside.
+ */
+export class SinkWriteError extends Error {
+  constructor(
+    message: string,
+    readonly retry: boolean,
+    readonly detail: { status?: number; retryAfterMs?: number; response?: string } = {},
+  ) {
+    super(message);
+    this.name = "SinkWriteError";
+  }
+}

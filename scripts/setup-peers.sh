@@ -7,6 +7,9 @@
 #   - python3-prometheus-client: the Python client library pushing in the same
 #     tests (run with /usr/bin/python3, Debian's interpreter)
 #   - curl: the README examples of the tests are run with the real binary
+#   - influxdb (1.6), victoria-metrics, prometheus (2.42): the real backends the
+#     network sinks are tested against (started by the tests on loopback ports;
+#     the packages' own services are not used)
 #   - wrk: the HTTP load generator shared by both targets
 #
 # Idempotent: packages already installed are skipped, and `apt-get update`
@@ -22,6 +25,9 @@ PACKAGES=(
   golang-github-prometheus-client-golang-dev
   python3-prometheus-client
   curl
+  influxdb
+  victoria-metrics
+  prometheus
   wrk
 )
 
