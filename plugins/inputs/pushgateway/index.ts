@@ -44,7 +44,7 @@ export const pushgatewayOptions = {
   max_decompressed_bytes: opt.bytes({
     default: 64 * 1024 * 1024,
     min: 1,
-    description: "Largest body accepted after decompression (gzip); larger pushes get 413.",
+    description: "Largest body accepted after decompression (gzip, snappy); larger pushes get 413.",
   }),
   max_inflight_bytes: opt.bytes({
     default: 256 * 1024 * 1024,
