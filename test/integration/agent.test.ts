@@ -256,6 +256,14 @@ describe("agent (integration)", function () {
       expect(res.text).to.equal("decompressed request body exceeds the limit of 8192 bytes (max_decompressed_bytes)\n");
     });
 
+    it("answers 413 naming max_decompressed_bytes for a snappy bomb", async () => {
+      const bomb = snappyFramed(Buffer.alloc(60_000, 0x20));
+      expect(bomb.length).to.be.below(4096);
+      const res = await push(`${agent.url}/metrics/job/bomb`, bomb, { headers: { "Content-Encoding": "snappy" } });
+      expect(res.status).to.equal(413);
+      expect(res.text).to.equal("decompressed request body exceeds the limit of 8192 bytes (max_decompressed_bytes)\n");
+    });
+
     it("has ingested nothing of the refused pushes", async () => {
       expect((await push(`${agent.url}/metrics/job/small`, "small_ok 1 1700000000000\n")).status).to.equal(200);
       expect(await agent.waitForLines(1)).to.deep.equal(["small,job=small ok=1 1700000000000000000"]);
