@@ -15,6 +15,12 @@ export const agentSections = {
       min: 100,
       description: "On SIGTERM/SIGINT, how long to wait for in-flight requests and sink flushes before exiting anyway.",
     }),
+    data_dir: opt.string({
+      default: "./data",
+      env: "ENV_DATA_DIR",
+      description: "Directory of the agent's state: durable sink queues (queue/<sink>/) and dead-letter files (dead-letter/<sink>.lp). Relative to the working directory.",
+      check: (v) => (v.trim() === "" ? "must not be empty" : undefined),
+    }),
   },
   http: {
     listen: opt.string({

@@ -1,11 +1,16 @@
 // The agent host: builds sinks, the delivery stage and inputs from the effective
 // configuration, serves the shared HTTP server, and shuts everything down in order.
+import path from "node:path";
 import type { Logger } from "pino";
 import { type AgentConfig, values } from "./config.ts";
+import { DeadLetters } from "./dead-letter.ts";
 import { DELIVERY_KEYS, Delivery, SinkQueue, type QueueOptions } from "./delivery.ts";
+import { DiskQueue } from "./disk-queue.ts";
 import { HttpServer } from "./http.ts";
 import type { RunningInput, Sink } from "./plugin.ts";
+import { MemoryStore, type QueueStore } from "./queue-store.ts";
 import type { Registry } from "./registry.ts";
+import { SelfMetrics } from "./self-metrics.ts";
 
 export interface RunningAgent {
   address: { host: string; port: number };
@@ -22,30 +27,46 @@ function splitSinkOptions(all: Record<string, any>): { queue: QueueOptions; own:
 
 export async function startAgent(config: AgentConfig, registry: Registry, log: Logger): Promise<RunningAgent> {
   const shutdownTimeout = config.sections.agent.shutdown_timeout.value as number;
-  const server = new HttpServer(values(config.sections.http) as any, log.child({ component: "http" }));
+  const dataDir = path.resolve(config.sections.agent.data_dir.value as string);
+  const metrics = new SelfMetrics();
+  const server = new HttpServer(values(config.sections.http) as any, log.child({ component: "http" }), metrics);
+  server.route(["GET"], "/metrics", async (ctx) => {
+    const { contentType, body } = await metrics.render();
+    ctx.type = contentType;
+    ctx.body = body;
+  });
 
   const sinks: Sink[] = [];
   const queues = config.sinks.map((sc, i) => {
     const def = registry.sinks.get(sc.type)!;
     const name = config.sinks.filter((s) => s.type === sc.type).length > 1 ? `${sc.type}#${i + 1}` : sc.type;
+    // Directory names stay the same across restarts as long as the sinks are configured alike.
+    const dirName = name.replace(/[^A-Za-z0-9_.-]/g, "-");
     const { queue, own } = splitSinkOptions(values(sc.settings));
     const sinkLog = log.child({ sink: name });
     const sink = def.create(own as any, { log: sinkLog });
     sinks.push(sink);
-    return new SinkQueue(name, sink, queue, sinkLog);
+    const store: QueueStore = queue.durable
+      ? DiskQueue.open(path.join(dataDir, "queue", dirName), { segmentBytes: queue.segment_bytes, maxBytes: queue.max_disk_bytes }, sinkLog)
+      : new MemoryStore(queue.max_queue_points, queue.max_queue_bytes);
+    const q = new SinkQueue(name, queue, { sink, store, deadLetters: new DeadLetters(path.join(dataDir, "dead-letter", `${dirName}.lp`)), metrics, log: sinkLog });
+    metrics.watchQueue({ name, points: () => q.depth, bytes: () => q.queuedBytes, diskBytes: () => (store instanceof DiskQueue ? store.diskBytes : undefined) });
+    return q;
   });
-  const delivery = new Delivery(queues);
+  const delivery = new Delivery(queues, metrics);
 
   const inputs: RunningInput[] = config.inputs.map((ic) => {
     const def = registry.inputs.get(ic.type)!;
     return def.create(values(ic.settings) as any, {
       log: log.child({ input: ic.type }),
       http: server,
-      emit: async (batch) => delivery.emit(batch),
+      emit: (batch) => delivery.emit(batch),
+      metrics: metrics.registry,
     });
   });
 
   for (const s of sinks) await s.start?.();
+  for (const q of queues) q.resume();
   for (const i of inputs) await i.start?.();
   const address = await server.listen();
   server.ready = true;
@@ -60,10 +81,10 @@ export async function startAgent(config: AgentConfig, registry: Registry, log: L
         log.info({ timeoutMs: shutdownTimeout }, "shutting down");
         await server.close(deadline);
         for (const i of inputs) await i.stop?.();
-        await delivery.close(deadline);
-        const undelivered = queues.reduce((n, q) => n + q.depth, 0);
-        log.info({ undelivered }, "stopped");
-        return undelivered === 0;
+        const lost = await delivery.close(deadline);
+        const queuedOnDisk = queues.filter((q) => q.o.durable).reduce((n, q) => n + q.depth, 0);
+        log.info({ lost, queuedOnDisk }, "stopped");
+        return lost === 0;
       })();
       return stopping;
     },

@@ -37,4 +37,11 @@ export class PointBatch {
   lineProtocol(): readonly Buffer[] {
     return (this.lp ??= new LineEncoder().encodeChunks(this.pts!));
   }
+
+  private bytes: number | undefined;
+
+  /** Bytes of the batch's line protocol (encoding it if it is not yet). */
+  byteLength(): number {
+    return (this.bytes ??= this.lineProtocol().reduce((n, c) => n + c.length, 0));
+  }
 }

@@ -300,7 +300,7 @@ export function loadConfig({ confDir, env, registry }: LoadOptions): AgentConfig
 
   for (const [section, schema] of Object.entries(agentSections)) {
     for (const [key, spec] of Object.entries(schema as Schema)) {
-      const name = envName(`ENV_${section}`, key);
+      const name = spec.env ?? envName(`ENV_${section}`, key);
       const raw = env[name];
       if (raw === undefined) continue;
       sections[section as keyof typeof agentSections][key] = { value: parseWith(spec, raw, name, "env"), source: { kind: "env", name } };
@@ -324,7 +324,8 @@ function sinksFromEnv(text: string, registry: Registry): ComponentConfig[] {
     .map((raw) => {
       let url: URL;
       try {
-        url = new URL(raw);
+        // URL schemes may not hold "_": remote_write+http:// is read as remote-write+http://.
+        url = new URL(raw.replace(/^[A-Za-z][A-Za-z0-9+._-]*(?=:)/, (scheme) => scheme.replace(/_/g, "-")));
       } catch {
         throw new ConfigError(`ENV_SINKS: "${raw}" is not a URL (expected e.g. stdout:// or file:///var/lib/pushkit/points.lp)`);
       }

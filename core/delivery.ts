@@ -1,133 +1,269 @@
-// The delivery stage between inputs and sinks: every sink gets every point through its own
-// bounded queue, written in batches by size or by time, one batch in flight at a time.
-// A batch that fails is kept and retried with backoff; while a queue is full new points are
-// refused (back-pressure) instead of dropping accepted ones.
+// The delivery stage between inputs and sinks. Every sink gets every point through its own
+// queue (in memory, or on disk when durable) and writes it in batches, by points, bytes and
+// time, with up to max_in_flight writes at once. A write that fails for a reason that may
+// pass (network, timeout, 5xx, 429) is retried with exponential backoff and jitter, honouring
+// Retry-After; a batch the backend refuses for what it is goes to the sink's dead-letter file.
+// A push is taken by every sink or by none: while a sink's queue is full, pushes are refused
+// with 503 and nothing of them is kept. No accepted point is dropped: on shutdown what a
+// memory queue could not write is logged as lost; a disk queue keeps it for the next start.
 import type { Logger } from "pino";
-import { BackpressureError } from "./errors.ts";
+import type { PointBatch } from "./batch.ts";
+import type { DeadLetters } from "./dead-letter.ts";
+import { BackpressureError, HttpError, SinkWriteError } from "./errors.ts";
 import { opt } from "./options.ts";
 import type { Sink } from "./plugin.ts";
-import { PointBatch } from "./batch.ts";
+import type { QueueStore, StoredRecord } from "./queue-store.ts";
+import type { SelfMetrics } from "./self-metrics.ts";
 
 export interface QueueOptions {
   batch_points: number;
+  batch_bytes: number;
   flush_interval: number;
+  max_in_flight: number;
   max_queue_points: number;
+  max_queue_bytes: number;
+  durable: boolean;
+  max_disk_bytes: number;
+  segment_bytes: number;
+  retry_initial: number;
+  retry_max: number;
 }
 
+const MiB = 1024 * 1024;
+
 /** The delivery options every sink takes; a sink may change their defaults. */
-export function deliveryOptions(defaults: Partial<QueueOptions> = {}) {
+export function deliveryOptions(d: Partial<QueueOptions> = {}) {
   return {
-    batch_points: opt.integer({ default: defaults.batch_points ?? 5000, min: 1, description: "Largest batch handed to the sink, in points." }),
-    flush_interval: opt.duration({ default: defaults.flush_interval ?? 1000, min: 10, description: "Longest time a point waits before its batch is written." }),
+    batch_points: opt.integer({ default: d.batch_points ?? 5000, min: 1, description: "Most points in one write to the sink (a push is never split; a larger one goes alone)." }),
+    batch_bytes: opt.bytes({ default: d.batch_bytes ?? 4 * MiB, min: 1, description: "Most line-protocol bytes in one write to the sink (a push is never split)." }),
+    flush_interval: opt.duration({ default: d.flush_interval ?? 1000, min: 10, description: "Longest time a point waits for its batch to fill before it is written." }),
+    max_in_flight: opt.integer({ default: d.max_in_flight ?? 1, min: 1, max: 64, description: "Writes to the sink at once." }),
     max_queue_points: opt.integer({
-      default: defaults.max_queue_points ?? 500_000,
+      default: d.max_queue_points ?? 500_000,
       min: 1,
-      description: "Points this sink may hold while it catches up; beyond that pushes are refused with 503.",
+      description: "Points a memory queue may hold while the sink catches up; beyond that pushes are refused with 503 (not used when durable).",
     }),
+    max_queue_bytes: opt.bytes({
+      default: d.max_queue_bytes ?? 256 * MiB,
+      min: 1,
+      description: "Line-protocol bytes a memory queue may hold; beyond that pushes are refused with 503 (not used when durable).",
+    }),
+    durable: opt.boolean({
+      default: d.durable ?? false,
+      description: "Keep accepted points in a disk queue under [agent] data_dir, written and synced before a push is answered, until the sink has written them: they survive a restart or a crash.",
+    }),
+    max_disk_bytes: opt.bytes({ default: d.max_disk_bytes ?? 1024 * MiB, min: 1, description: "Bytes the disk queue may hold (durable); beyond that pushes are refused with 503." }),
+    segment_bytes: opt.bytes({ default: d.segment_bytes ?? 16 * MiB, min: 4096, description: "Size of one disk queue file (durable); a file is deleted once all of it was written to the sink." }),
+    retry_initial: opt.duration({ default: d.retry_initial ?? 500, min: 1, description: "Wait before the first retry of a failed write; it doubles per failure in a row, with jitter." }),
+    retry_max: opt.duration({ default: d.retry_max ?? 30_000, min: 1, description: "Longest wait between retries (a backend's longer Retry-After is honoured)." }),
   };
 }
 
 export const DELIVERY_KEYS: readonly string[] = Object.keys(deliveryOptions());
 
-const MAX_BACKOFF_MS = 30_000;
+/** The longest Retry-After honoured, so that a backend's odd answer cannot stall a sink for days. */
+const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+export interface SinkQueueParts {
+  sink: Sink;
+  store: QueueStore;
+  deadLetters: DeadLetters;
+  metrics?: SelfMetrics;
+  log: Logger;
+}
 
 export class SinkQueue {
-  private pending: PointBatch[] = [];
-  private queued = 0;
+  private readonly sink: Sink;
+  private readonly store: QueueStore;
+  private readonly deadLetters: DeadLetters;
+  private readonly metrics: SelfMetrics | undefined;
+  private readonly log: Logger;
+  private inFlight = 0;
+  private reservedPoints = 0;
+  private reservedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> | undefined;
-  private backoff = 0;
+  private timerFired = false;
+  private flushing = false;
+  private pausedUntil = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failuresInRow = 0;
   private closed = false;
+  private settled: (() => void)[] = [];
   written = 0;
   failures = 0;
+  deadLettered = 0;
 
   constructor(
     readonly name: string,
-    private readonly sink: Sink,
-    private readonly opts: QueueOptions,
-    private readonly log: Logger,
-  ) {}
+    readonly o: QueueOptions,
+    parts: SinkQueueParts,
+  ) {
+    this.sink = parts.sink;
+    this.store = parts.store;
+    this.deadLetters = parts.deadLetters;
+    this.metrics = parts.metrics;
+    this.log = parts.log;
+  }
 
+  /** Points accepted and not yet written. */
   get depth(): number {
-    return this.queued;
+    return this.store.points;
   }
 
-  hasRoomFor(n: number): boolean {
-    // An empty queue takes any single push, so one large push can never be refused forever.
-    return this.queued === 0 || this.queued + n <= this.opts.max_queue_points;
+  get queuedBytes(): number {
+    return this.store.bytes;
   }
 
-  enqueue(batch: PointBatch): void {
-    if (batch.size === 0) return;
-    this.pending.push(batch);
-    this.queued += batch.size;
-    // While a write is running or a retry is scheduled, that drain picks these up.
-    if (this.writing || this.backoff > 0) return;
-    if (this.queued >= this.opts.batch_points) this.kick(0);
-    else if (!this.timer) this.kick(this.opts.flush_interval);
+  /** Holds room for a push; false when the queue is full. An empty queue takes any one push. */
+  reserve(points: number, bytes: number): boolean {
+    const empty = this.store.points === 0 && this.reservedPoints === 0;
+    if (!empty && !this.store.hasRoomFor(this.reservedPoints + points, this.reservedBytes + bytes)) return false;
+    this.reservedPoints += points;
+    this.reservedBytes += bytes;
+    return true;
   }
 
-  private kick(delay: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.drain();
-    }, delay);
-    this.timer.unref?.();
+  unreserve(points: number, bytes: number): void {
+    this.reservedPoints -= points;
+    this.reservedBytes -= bytes;
   }
 
-  /** Whole batches up to batch_points (one push is never split; a larger one goes alone). */
-  private takeBatch(): PointBatch {
-    // One splice, not a shift per batch: thousands of one-point pushes may be waiting.
-    const pending = this.pending;
-    let n = 1;
-    let size = pending[0].size;
-    while (n < pending.length && size + pending[n].size <= this.opts.batch_points) size += pending[n++].size;
-    return PointBatch.concat(pending.splice(0, n));
+  fullMessage(): string {
+    return `sink "${this.name}" is behind: ${this.store.describeLimit()}; nothing of this push was accepted, retry later`;
   }
 
-  /** Writes batches until the queue is empty or a write fails. */
-  private drain(): Promise<void> {
-    if (this.writing) return this.writing;
-    this.writing = (async () => {
-      while (this.pending.length > 0) {
-        const batch = this.takeBatch();
-        try {
-          await this.sink.write(batch);
-          this.queued -= batch.size;
-          this.written += batch.size;
-          this.backoff = 0;
-        } catch (e) {
-          this.pending.unshift(batch);
-          this.failures++;
-          this.backoff = Math.min(MAX_BACKOFF_MS, this.backoff ? this.backoff * 2 : 500);
-          this.log.error({ sink: this.name, err: e, points: batch.size, queued: this.queued, retryInMs: this.backoff }, "sink write failed; batch kept for retry");
-          if (!this.closed) this.kick(this.backoff);
-          return;
-        }
+  /** Starts writing what the queue already holds (a disk queue's points from an earlier run). */
+  resume(): void {
+    this.pump();
+  }
+
+  /** Keeps a reserved push (on disk: written and synced) and lets the writer know. */
+  async enqueue(batch: PointBatch): Promise<void> {
+    try {
+      await this.store.append(batch);
+    } finally {
+      this.unreserve(batch.size, batch.byteLength());
+    }
+    this.pump();
+  }
+
+  /** Starts writes while there is room in flight and a batch is due (full, or waited flush_interval). */
+  private pump(): void {
+    if (this.closed) return;
+    const wait = this.pausedUntil - Date.now();
+    if (wait > 0) {
+      // Backing off after a failure; timers may fire a little early, so this re-arms.
+      this.retryTimer ??= setTimeout(() => {
+        this.retryTimer = undefined;
+        this.pump();
+      }, wait + 1);
+    }
+    while (this.inFlight < this.o.max_in_flight && Date.now() >= this.pausedUntil) {
+      const idle = this.store.idlePoints;
+      if (idle === 0) break;
+      if (!this.flushing && !this.timerFired && idle < this.o.batch_points && this.store.bytes < this.o.batch_bytes) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.timerFired = true;
+          this.pump();
+        }, this.o.flush_interval);
+        break;
       }
-    })().finally(() => {
-      this.writing = undefined;
-    });
-    return this.writing;
+      const records = this.store.take(this.o.batch_points, this.o.batch_bytes);
+      if (records.length === 0) break;
+      this.inFlight++;
+      void this.send(records);
+    }
+    if (this.store.idlePoints === 0) this.timerFired = false;
+    if (this.store.points === 0 && this.inFlight === 0) for (const done of this.settled.splice(0)) done();
   }
 
-  /** Writes everything queued; retries failed batches until the deadline. */
-  async flush(deadline: number): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    while (this.queued > 0 && Date.now() < deadline) {
-      await this.drain();
-      if (this.queued > 0) await sleep(Math.min(this.backoff || 100, Math.max(0, deadline - Date.now())));
+  private async send(records: StoredRecord[]): Promise<void> {
+    const points = records.reduce((n, r) => n + r.points, 0);
+    const started = performance.now();
+    let batch: PointBatch | undefined;
+    try {
+      batch = await this.store.read(records);
+      await this.sink.write(batch);
+      this.store.ack(records);
+      this.written += points;
+      this.failuresInRow = 0;
+      this.metrics?.sinkSent.inc({ sink: this.name }, points);
+      this.metrics?.sinkBatchSeconds.observe({ sink: this.name, outcome: "sent" }, (performance.now() - started) / 1000);
+    } catch (e) {
+      this.metrics?.sinkBatchSeconds.observe({ sink: this.name, outcome: "failed" }, (performance.now() - started) / 1000);
+      const refused = e instanceof SinkWriteError && !e.retry;
+      this.metrics?.sinkFailed.inc({ sink: this.name, retry: refused ? "false" : "true" });
+      if (refused && batch) await this.setAside(records, batch, e, points);
+      else this.retryLater(records, e as Error, points);
+    } finally {
+      this.inFlight--;
+      this.pump();
     }
   }
 
-  async close(deadline: number): Promise<void> {
+  private async setAside(records: StoredRecord[], batch: PointBatch, e: SinkWriteError, points: number): Promise<void> {
+    const answer = e.detail.response ? `; answer: ${e.detail.response}` : "";
+    try {
+      await this.deadLetters.add(batch, `${e.message}${answer}`);
+    } catch (writeError) {
+      this.log.error({ err: writeError, file: this.deadLetters.file }, "cannot write the dead-letter file; the refused batch stays queued");
+      this.retryLater(records, e, points);
+      return;
+    }
+    this.store.ack(records);
+    this.deadLettered += points;
+    this.metrics?.sinkDeadLettered.inc({ sink: this.name }, points);
+    this.log.error({ sink: this.name, points, status: e.detail.status, answer: e.detail.response?.slice(0, 500), file: this.deadLetters.file }, `backend refused a batch for good (${e.message}); set aside in the dead-letter file`);
+  }
+
+  private retryLater(records: StoredRecord[], e: Error, points: number): void {
+    this.store.release(records);
+    this.failures++;
+    this.failuresInRow++;
+    this.metrics?.sinkRetried.inc({ sink: this.name });
+    // Exponential backoff with jitter (half fixed, half random), at least the backend's Retry-After.
+    const ceiling = Math.min(this.o.retry_max, this.o.retry_initial * 2 ** (this.failuresInRow - 1));
+    let delay = ceiling / 2 + (Math.random() * ceiling) / 2;
+    const asked = e instanceof SinkWriteError ? e.detail.retryAfterMs : undefined;
+    if (asked !== undefined) delay = Math.max(delay, Math.min(asked, MAX_RETRY_AFTER_MS));
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
+    this.log.warn({ sink: this.name, err: e, points, queued: this.store.points, retryInMs: Math.round(delay), failuresInRow: this.failuresInRow }, "sink write failed; batch kept for retry");
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  /** Writes everything queued, without waiting for flush_interval; retries until the deadline. */
+  async flush(deadline: number): Promise<void> {
+    this.flushing = true;
+    try {
+      while ((this.store.points > 0 || this.inFlight > 0) && Date.now() < deadline) {
+        const settled = new Promise<void>((resolve) => this.settled.push(resolve));
+        this.pump();
+        await Promise.race([settled, sleep(Math.min(100, Math.max(0, deadline - Date.now())))]);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Flushes until the deadline, then closes the sink and the queue; returns the points lost (memory queues only). */
+  async close(deadline: number): Promise<number> {
     await this.flush(deadline);
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.queued > 0) this.log.error({ sink: this.name, points: this.queued }, "shutdown deadline reached: points not delivered");
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const left = this.store.points;
+    let lost = 0;
+    if (left > 0 && this.o.durable) {
+      this.log.warn({ sink: this.name, points: left }, "shutdown: points not yet written stay in the disk queue and are delivered after the next start");
+    } else if (left > 0) {
+      lost = left;
+      this.log.error({ sink: this.name, points: left }, "shutdown deadline reached: points in the memory queue were not delivered and are lost");
+    }
     await this.sink.close();
+    await this.store.close();
+    return lost;
   }
 }
 
@@ -137,21 +273,37 @@ function sleep(ms: number): Promise<void> {
 
 /** Fans points out to every sink queue; all or nothing. */
 export class Delivery {
-  constructor(readonly queues: SinkQueue[]) {}
+  constructor(
+    readonly queues: SinkQueue[],
+    private readonly metrics?: SelfMetrics,
+  ) {}
 
-  emit(batch: PointBatch): void {
+  async emit(batch: PointBatch): Promise<void> {
+    if (batch.size === 0) return;
+    const bytes = batch.byteLength();
+    const held: SinkQueue[] = [];
     for (const q of this.queues) {
-      if (!q.hasRoomFor(batch.size)) {
-        throw new BackpressureError(
-          `sink "${q.name}" is behind: ${q.depth} points queued (max_queue_points); nothing of this push was accepted, retry later`,
-          5,
-        );
+      if (q.reserve(batch.size, bytes)) {
+        held.push(q);
+        continue;
       }
+      for (const h of held) h.unreserve(batch.size, bytes);
+      this.metrics?.sinkRefused.inc({ sink: q.name });
+      throw new BackpressureError(q.fullMessage(), 5);
     }
-    for (const q of this.queues) q.enqueue(batch);
+    const results = await Promise.allSettled(this.queues.map((q) => q.enqueue(batch)));
+    const failed = results.findIndex((r) => r.status === "rejected");
+    if (failed >= 0) {
+      // A disk queue could not keep the push: the client must push again (sinks that took it
+      // may then get it twice, which backends store as one value per series and time).
+      const reason = (results[failed] as PromiseRejectedResult).reason as Error;
+      throw new HttpError(503, `sink "${this.queues[failed].name}" cannot queue the push: ${reason.message}; retry later`, { "Retry-After": "5" });
+    }
   }
 
-  async close(deadline: number): Promise<void> {
-    await Promise.all(this.queues.map((q) => q.close(deadline)));
+  /** Closes every queue; resolves to the number of points lost (not delivered, not on disk). */
+  async close(deadline: number): Promise<number> {
+    const lost = await Promise.all(this.queues.map((q) => q.close(deadline)));
+    return lost.reduce((a, b) => a + b, 0);
   }
 }

@@ -6,6 +6,7 @@ import Router, { type RouterMiddleware } from "@koa/router";
 import type { Logger } from "pino";
 import { HttpError } from "./errors.ts";
 import type { HttpMethod, RouteRegistrar } from "./plugin.ts";
+import type { SelfMetrics } from "./self-metrics.ts";
 
 export interface HttpOptions {
   listen: string;
@@ -26,6 +27,7 @@ export class HttpServer implements RouteRegistrar {
   constructor(
     private readonly opts: HttpOptions,
     private readonly log: Logger,
+    private readonly metrics?: SelfMetrics,
   ) {
     this.app.use(async (ctx, next) => {
       this.inFlight++;
@@ -45,6 +47,7 @@ export class HttpServer implements RouteRegistrar {
         ctx.type = "text/plain; charset=utf-8";
       } finally {
         if (--this.inFlight === 0) this.idle?.();
+        this.metrics?.httpRequests.inc({ route: (ctx.state.route as string | undefined) ?? "other", method: ctx.method, code: String(ctx.status) });
       }
     });
     this.route(["GET"], "/-/healthy", (ctx) => {
@@ -56,13 +59,18 @@ export class HttpServer implements RouteRegistrar {
     });
   }
 
-  route(methods: HttpMethod[], path: string | RegExp, handler: Koa.Middleware): void {
+  route(methods: HttpMethod[], path: string | RegExp, handler: Koa.Middleware, label?: string): void {
     for (const m of methods) {
       const key = `${m} ${String(path)}`;
       if (this.seen.has(key)) throw new Error(`route ${key} is registered twice (two inputs with the same route prefix?)`);
       this.seen.add(key);
     }
-    this.router.register(path, methods, handler as RouterMiddleware, path instanceof RegExp ? { pathAsRegExp: true } : {});
+    const route = label ?? String(path);
+    const labelled: Koa.Middleware = (ctx, next) => {
+      ctx.state.route = route;
+      return handler(ctx, next);
+    };
+    this.router.register(path, methods, labelled as RouterMiddleware, path instanceof RegExp ? { pathAsRegExp: true } : {});
   }
 
   async listen(): Promise<{ host: string; port: number }> {

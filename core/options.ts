@@ -21,6 +21,8 @@ export interface OptionSpec<T> {
   fromEnv(text: string): T;
   /** Renders a value as TOML, for samples and check-config. */
   toToml(value: T): string;
+  /** An environment variable name other than the derived one. */
+  env?: string;
 }
 
 export type Schema = Record<string, OptionSpec<any>>;
@@ -33,6 +35,7 @@ interface Base<T> {
   description: string;
   required?: boolean;
   check?: Check<T>;
+  env?: string;
 }
 
 function withCheck<T>(parse: (v: any) => T, check?: Check<T>): (v: any) => T {
@@ -66,6 +69,7 @@ function string(o: Base<string> & { choices?: readonly string[] }): OptionSpec<s
   };
   return {
     kind: o.choices ? `one of ${o.choices.join("|")}` : "string",
+    env: o.env,
     default: o.default,
     description: o.description,
     required: o.required,
@@ -81,6 +85,7 @@ const FALSE = new Set(["false", "0", "no", "off"]);
 function boolean(o: Base<boolean>): OptionSpec<boolean> {
   return {
     kind: "boolean",
+    env: o.env,
     default: o.default,
     description: o.description,
     fromToml: (v) => {
@@ -105,6 +110,7 @@ function integer(o: Base<number> & { min?: number; max?: number }): OptionSpec<n
   };
   return {
     kind: "integer",
+    env: o.env,
     default: o.default,
     description: o.description,
     fromToml: withCheck((v: unknown) => {
@@ -143,6 +149,7 @@ function bytes(o: Base<number> & { min?: number }): OptionSpec<number> {
   const check: Check<number> = (v) => (o.min !== undefined && v < o.min ? `must be at least ${o.min} bytes, got ${v}` : undefined);
   return {
     kind: "byte size",
+    env: o.env,
     default: o.default,
     description: o.description,
     fromToml: withCheck((v: unknown) => {
@@ -184,6 +191,7 @@ function duration(o: Base<number> & { min?: number }): OptionSpec<number> {
   const check: Check<number> = (v) => (o.min !== undefined && v < o.min ? `must be at least ${formatDuration(o.min)}` : undefined);
   return {
     kind: "duration",
+    env: o.env,
     default: o.default,
     description: o.description,
     fromToml: withCheck((v: unknown) => {
@@ -206,6 +214,7 @@ function stringMap(o: Base<Record<string, string>> & { checkKey?: (k: string) =>
   };
   return {
     kind: "table of strings",
+    env: o.env,
     default: o.default,
     description: o.description,
     fromToml: withCheck((v: unknown) => {

@@ -3,13 +3,18 @@
 import type { Logger } from "pino";
 import type { Middleware } from "koa";
 import type { OptionsOf, Schema } from "./options.ts";
+import type { QueueOptions } from "./delivery.ts";
 import type { PointBatch } from "./batch.ts";
+import type { Registry as MetricsRegistry } from "prom-client";
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH";
 
 export interface RouteRegistrar {
-  /** Registers a handler on the agent's shared HTTP server; a path may be a RegExp over the raw path. */
-  route(methods: HttpMethod[], path: string | RegExp, handler: Middleware): void;
+  /**
+   * Registers a handler on the agent's shared HTTP server; a path may be a RegExp over the raw
+   * path. `label` names the route in the request metrics (default: the path).
+   */
+  route(methods: HttpMethod[], path: string | RegExp, handler: Middleware, label?: string): void;
 }
 
 export interface InputContext {
@@ -20,6 +25,8 @@ export interface InputContext {
    * BackpressureError when a sink cannot take them; nothing is accepted then.
    */
   emit(batch: PointBatch): Promise<void>;
+  /** The agent's own metrics (served at GET /metrics): an input registers its counters here. */
+  metrics: MetricsRegistry;
 }
 
 export interface RunningInput {
@@ -51,8 +58,8 @@ export interface SinkDefinition<S extends Schema = Schema> {
   options: S;
   /** URL schemes accepted in ENV_SINKS, e.g. ["stdout"], and how such a URL maps to options. */
   urlSchemes: string[];
-  /** Defaults of the delivery options (batch_points, flush_interval, max_queue_points) for this sink. */
-  deliveryDefaults?: { batch_points?: number; flush_interval?: number; max_queue_points?: number };
+  /** Defaults of the delivery options (batch_points, durable, max_in_flight, ...) for this sink. */
+  deliveryDefaults?: Partial<QueueOptions>;
   fromUrl(url: URL): Record<string, unknown>;
   create(options: OptionsOf<S>, ctx: SinkContext): Sink;
 }

@@ -3,6 +3,9 @@
 // masked CRC-32C of its uncompressed bytes. Blocks are decompressed by the snappy library;
 // the framing and checksums are read here, with the output bounded by the caller's limit.
 import { uncompressSync } from "snappy";
+import { crc32c } from "./crc32c.ts";
+
+export { crc32c };
 
 export class SnappyFrameError extends Error {
   constructor(
@@ -17,19 +20,6 @@ export class SnappyTooLarge extends Error {}
 
 const STREAM_ID = Buffer.from("sNaPpY");
 const MAX_CHUNK_DATA = 65536;
-
-const CRC_TABLE = new Int32Array(256);
-for (let n = 0; n < 256; n++) {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-  CRC_TABLE[n] = c;
-}
-
-export function crc32c(data: Uint8Array): number {
-  let crc = -1;
-  for (let i = 0; i < data.length; i++) crc = CRC_TABLE[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
-  return (crc ^ -1) >>> 0;
-}
 
 /** The checksum as framed: rotated and offset so that checksums of checksums stay useful. */
 export function maskedCrc32c(data: Uint8Array): number {

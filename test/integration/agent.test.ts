@@ -362,7 +362,7 @@ describe("agent (integration)", function () {
         const full = await push(`${agent.url}/metrics/job/q`, "q_c 3 1700000000000\nq_d 4 1700000000000\n");
         expect(full.status).to.equal(503);
         expect(full.headers.get("retry-after")).to.equal("5");
-        expect(full.text).to.equal('sink "file" is behind: 2 points queued (max_queue_points); nothing of this push was accepted, retry later\n');
+        expect(full.text).to.equal('sink "file" is behind: 2 points, 64 bytes queued in memory (max_queue_points 3, max_queue_bytes 268435456); nothing of this push was accepted, retry later\n');
         expect(await agent.stop("SIGTERM")).to.equal(0);
         expect(agent.lines()).to.deep.equal(["q,job=q a=1 1700000000000000000", "q,job=q b=2 1700000000000000000"]);
       } finally {
@@ -411,7 +411,7 @@ describe("agent (integration)", function () {
         const lines = held.lines();
         expect(lines).to.have.length(300);
         expect(lines[299]).to.equal("held,i=299,job=held sample=299 1700000000000000000");
-        expect(held.stderr()).to.match(/"undelivered":0,"msg":"stopped"/);
+        expect(held.stderr()).to.match(/"lost":0,"queuedOnDisk":0,"msg":"stopped"/);
       } finally {
         held.cleanup();
       }

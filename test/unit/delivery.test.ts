@@ -1,21 +1,40 @@
+// The delivery stage: batching, retries with backoff, dead letters, back-pressure, and the
+// disk queue (durability across a reopen, a corrupt segment, segments deleted once delivered).
 import { expect } from "chai";
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { pino } from "pino";
 import { PointBatch } from "../../core/batch.ts";
-import { Delivery, SinkQueue } from "../../core/delivery.ts";
-import { BackpressureError } from "../../core/errors.ts";
+import { DeadLetters } from "../../core/dead-letter.ts";
+import { Delivery, SinkQueue, type QueueOptions } from "../../core/delivery.ts";
+import { DiskQueue } from "../../core/disk-queue.ts";
+import { BackpressureError, SinkWriteError } from "../../core/errors.ts";
 import type { Sink } from "../../core/plugin.ts";
+import { MemoryStore, type QueueStore } from "../../core/queue-store.ts";
 
 const log = pino({ level: "silent" });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A sink that records what it is given, and fails while `failing` is set. */
+/** A sink that records what it is given, and fails with `failWith` while it is set. */
 class RecordingSink implements Sink {
   batches: string[][] = [];
-  failing = false;
+  failWith: Error | undefined;
   writes = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  delayMs = 0;
   async write(batch: PointBatch): Promise<void> {
     this.writes++;
-    if (this.failing) throw new Error("backend down");
-    this.batches.push(batch.points().map((p) => p.measurement));
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.delayMs) await sleep(this.delayMs);
+      if (this.failWith) throw this.failWith;
+      this.batches.push(batch.points().map((p) => p.measurement));
+    } finally {
+      this.inFlight--;
+    }
   }
   async close(): Promise<void> {}
 }
@@ -24,17 +43,50 @@ function batch(...names: string[]): PointBatch {
   return PointBatch.fromPoints(names.map((measurement, i) => ({ measurement, tags: {}, fields: { v: i }, time: 1n })));
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const base: QueueOptions = {
+  batch_points: 1000,
+  batch_bytes: 1 << 20,
+  flush_interval: 60_000,
+  max_in_flight: 1,
+  max_queue_points: 100_000,
+  max_queue_bytes: 1 << 30,
+  durable: false,
+  max_disk_bytes: 1 << 30,
+  segment_bytes: 1 << 20,
+  retry_initial: 10,
+  retry_max: 40,
+};
+
+let dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(path.join(tmpdir(), "pushkit-delivery-"));
+  dirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs = [];
+});
+
+function queue(sink: Sink, o: Partial<QueueOptions> = {}, store?: QueueStore, name = "rec"): SinkQueue {
+  const opts = { ...base, ...o };
+  return new SinkQueue(name, opts, {
+    sink,
+    store: store ?? new MemoryStore(opts.max_queue_points, opts.max_queue_bytes),
+    deadLetters: new DeadLetters(path.join(tempDir(), "dead.lp")),
+    log,
+  });
+}
+
+async function emitAll(d: Delivery, ...batches: PointBatch[]): Promise<void> {
+  for (const b of batches) await d.emit(b);
+}
 
 describe("delivery", () => {
-  it("writes whole pushes in batches of up to batch_points, in order, after flush_interval", async () => {
+  it("writes whole pushes in batches of up to batch_points, in order", async () => {
     const sink = new RecordingSink();
-    const q = new SinkQueue("rec", sink, { batch_points: 3, flush_interval: 30, max_queue_points: 100 }, log);
-    q.enqueue(batch("a"));
-    q.enqueue(batch("b", "c"));
-    q.enqueue(batch("d", "e"));
-    q.enqueue(batch("f", "g", "h", "i"));
-    expect(sink.batches).to.deep.equal([]);
+    const q = queue(sink, { batch_points: 3 });
+    await emitAll(new Delivery([q]), batch("a"), batch("b", "c"), batch("d", "e"), batch("f", "g", "h", "i"));
     await q.flush(Date.now() + 1000);
     // A push is never split; one larger than batch_points goes alone.
     expect(sink.batches).to.deep.equal([["a", "b", "c"], ["d", "e"], ["f", "g", "h", "i"]]);
@@ -42,62 +94,258 @@ describe("delivery", () => {
     expect(q.written).to.equal(9);
   });
 
+  it("batches by bytes too", async () => {
+    const sink = new RecordingSink();
+    const q = queue(sink, { batch_bytes: 30, flush_interval: 10 });
+    await emitAll(new Delivery([q]), batch("aaaaaaaaaa"), batch("bbbbbbbbbb"), batch("cccccccccc"));
+    await q.flush(Date.now() + 1000);
+    // Each line is "xxxxxxxxxx v=0 1\n", 17 bytes: only one fits under 30.
+    expect(sink.batches).to.deep.equal([["aaaaaaaaaa"], ["bbbbbbbbbb"], ["cccccccccc"]]);
+  });
+
   it("writes on its own once flush_interval has passed", async () => {
     const sink = new RecordingSink();
-    const q = new SinkQueue("rec", sink, { batch_points: 100, flush_interval: 20, max_queue_points: 100 }, log);
-    q.enqueue(batch("a"));
-    await sleep(120);
+    const q = queue(sink, { batch_points: 100, flush_interval: 20 });
+    await new Delivery([q]).emit(batch("a"));
+    expect(sink.batches).to.deep.equal([]);
+    await sleep(150);
     expect(sink.batches).to.deep.equal([["a"]]);
   });
 
-  it("keeps a failed batch and writes it first once the sink is back", async () => {
+  it("keeps a failed batch, retries it with backoff and writes it first once the sink is back", async () => {
     const sink = new RecordingSink();
-    sink.failing = true;
-    const q = new SinkQueue("rec", sink, { batch_points: 2, flush_interval: 10, max_queue_points: 100 }, log);
-    q.enqueue(batch("a", "b"));
-    await sleep(50);
-    expect(sink.writes).to.be.at.least(1);
-    q.enqueue(batch("c"));
+    sink.failWith = new SinkWriteError("backend down", true);
+    const q = queue(sink, { batch_points: 2, flush_interval: 10 });
+    const d = new Delivery([q]);
+    await d.emit(batch("a", "b"));
+    await sleep(150);
+    expect(sink.writes).to.be.at.least(3);
+    await d.emit(batch("c"));
     expect(q.depth).to.equal(3);
-    sink.failing = false;
+    sink.failWith = undefined;
     await q.flush(Date.now() + 3000);
     expect(sink.batches).to.deep.equal([["a", "b"], ["c"]]);
-    expect(q.failures).to.be.at.least(1);
+    expect(q.failures).to.be.at.least(3);
   });
 
-  it("refuses a push (503, Retry-After) that any sink has no room for, and then accepts it nowhere", () => {
-    const roomy = new SinkQueue("roomy", new RecordingSink(), { batch_points: 10, flush_interval: 10_000, max_queue_points: 100 }, log);
-    const tight = new SinkQueue("tight", new RecordingSink(), { batch_points: 10, flush_interval: 10_000, max_queue_points: 3 }, log);
+  it("waits at least a backend's Retry-After", async () => {
+    const sink = new RecordingSink();
+    sink.failWith = new SinkWriteError("busy", true, { status: 429, retryAfterMs: 300 });
+    const q = queue(sink, { batch_points: 1 });
+    await new Delivery([q]).emit(batch("a"));
+    await sleep(30);
+    expect(sink.writes).to.equal(1);
+    sink.failWith = undefined;
+    await sleep(150);
+    expect(sink.writes).to.equal(1);
+    await q.flush(Date.now() + 2000);
+    expect(sink.writes).to.equal(2);
+  });
+
+  it("sets a batch the backend refuses for good aside in the dead-letter file, with its answer, and goes on", async () => {
+    const sink = new RecordingSink();
+    const dir = tempDir();
+    const opts = { ...base, batch_points: 2 };
+    const q = new SinkQueue("rec", opts, { sink, store: new MemoryStore(1000, 1 << 20), deadLetters: new DeadLetters(path.join(dir, "dl", "rec.lp")), log });
+    sink.failWith = new SinkWriteError("HTTP 400 from http://db/write", false, { status: 400, response: '{"error":"field type conflict"}' });
+    const d = new Delivery([q]);
+    await d.emit(batch("bad1", "bad2"));
+    await q.flush(Date.now() + 1000);
+    sink.failWith = undefined;
+    await d.emit(batch("good"));
+    await q.flush(Date.now() + 1000);
+    expect(sink.writes).to.equal(2);
+    expect(sink.batches).to.deep.equal([["good"]]);
+    expect(q.deadLettered).to.equal(2);
+    const text = readFileSync(path.join(dir, "dl", "rec.lp"), "utf8").split("\n");
+    expect(text[0]).to.match(/^# \d{4}-\d\d-\d\dT.*Z 2 points refused: HTTP 400 from http:\/\/db\/write; answer: \{"error":"field type conflict"\}$/);
+    expect(text.slice(1)).to.deep.equal(["bad1 v=0 1", "bad2 v=1 1", ""]);
+  });
+
+  it("writes up to max_in_flight batches at once", async () => {
+    const sink = new RecordingSink();
+    sink.delayMs = 30;
+    const q = queue(sink, { batch_points: 1, max_in_flight: 3 });
+    await emitAll(new Delivery([q]), ...["a", "b", "c", "d", "e", "f"].map((n) => batch(n)));
+    await q.flush(Date.now() + 2000);
+    expect(sink.maxInFlight).to.equal(3);
+    expect(sink.batches.flat().sort()).to.deep.equal(["a", "b", "c", "d", "e", "f"]);
+  });
+
+  it("refuses a push (503, Retry-After) that any sink has no room for, and then accepts it nowhere", async () => {
+    const roomy = queue(new RecordingSink(), { max_queue_points: 100 }, undefined, "roomy");
+    const tight = queue(new RecordingSink(), { max_queue_points: 3 }, undefined, "tight");
     const d = new Delivery([roomy, tight]);
-    d.emit(batch("a", "b"));
+    await d.emit(batch("a", "b"));
     let err: unknown;
     try {
-      d.emit(batch("c", "d"));
+      await d.emit(batch("c", "d"));
     } catch (e) {
       err = e;
     }
     expect(err).to.be.instanceOf(BackpressureError);
     expect((err as BackpressureError).status).to.equal(503);
     expect((err as BackpressureError).headers["Retry-After"]).to.equal("5");
-    expect((err as Error).message).to.match(/sink "tight" is behind: 2 points queued/);
+    expect((err as Error).message).to.match(/^sink "tight" is behind: 2 points, \d+ bytes queued in memory \(max_queue_points 3, max_queue_bytes \d+\); nothing of this push was accepted, retry later$/);
     expect(roomy.depth).to.equal(2);
     expect(tight.depth).to.equal(2);
   });
 
-  it("takes a push larger than max_queue_points when the queue is empty", () => {
-    const q = new SinkQueue("q", new RecordingSink(), { batch_points: 10, flush_interval: 10_000, max_queue_points: 2 }, log);
-    expect(q.hasRoomFor(5)).to.equal(true);
-    q.enqueue(batch("a", "b", "c", "d", "e"));
-    expect(q.hasRoomFor(1)).to.equal(false);
+  it("counts pushes still being queued against the limit", async () => {
+    const q = queue(new RecordingSink(), { max_queue_points: 3 });
+    const d = new Delivery([q]);
+    const first = d.emit(batch("a", "b"));
+    // Not yet kept, but reserved: a second push does not fit beside it.
+    await d.emit(batch("c", "d")).then(
+      () => expect.fail("expected a 503"),
+      (e) => expect(e).to.be.instanceOf(BackpressureError),
+    );
+    await first;
+    expect(q.depth).to.equal(2);
+  });
+
+  it("takes a push larger than max_queue_points when the queue is empty", async () => {
+    const q = queue(new RecordingSink(), { max_queue_points: 2 });
+    const d = new Delivery([q]);
+    await d.emit(batch("a", "b", "c", "d", "e"));
+    expect(q.depth).to.equal(5);
+    await d.emit(batch("f")).then(
+      () => expect.fail("expected a 503"),
+      (e) => expect(e).to.be.instanceOf(BackpressureError),
+    );
   });
 
   it("flushes everything on close", async () => {
     const sink = new RecordingSink();
-    const q = new SinkQueue("rec", sink, { batch_points: 1000, flush_interval: 60_000, max_queue_points: 100_000 }, log);
-    for (let i = 0; i < 20_000; i++) q.enqueue(batch(`m${i}`));
-    await new Delivery([q]).close(Date.now() + 5000);
-    expect(sink.batches.flat()).to.have.length(20_000);
+    const q = queue(sink, { batch_points: 1000 });
+    const d = new Delivery([q]);
+    for (let i = 0; i < 5000; i++) await d.emit(batch(`m${i}`));
+    expect(await d.close(Date.now() + 5000)).to.equal(0);
+    expect(sink.batches.flat()).to.have.length(5000);
     expect(sink.batches.every((b) => b.length <= 1000)).to.equal(true);
-    expect(sink.batches.flat()[19_999]).to.equal("m19999");
+    expect(sink.batches.flat()[4999]).to.equal("m4999");
+  });
+
+  it("reports the points of a memory queue it could not deliver by the deadline as lost", async () => {
+    const sink = new RecordingSink();
+    sink.failWith = new Error("down");
+    const d = new Delivery([queue(sink)]);
+    await d.emit(batch("a", "b"));
+    expect(await d.close(Date.now() + 100)).to.equal(2);
+  });
+});
+
+describe("disk queue", () => {
+  const opts = { segmentBytes: 1 << 20, maxBytes: 1 << 30 };
+
+  function segments(dir: string): string[] {
+    return readdirSync(dir).filter((f) => f.endsWith(".seg"));
+  }
+
+  it("keeps appended batches across a reopen and delivers them then", async () => {
+    const dir = tempDir();
+    const first = DiskQueue.open(dir, opts, log);
+    const sink = new RecordingSink();
+    sink.failWith = new Error("down");
+    const q = queue(sink, { durable: true }, first);
+    const d = new Delivery([q]);
+    await d.emit(batch("a", "b"));
+    await d.emit(batch("c"));
+    expect(await d.close(Date.now() + 50)).to.equal(0); // durable: nothing is lost
+    const again = DiskQueue.open(dir, opts, log);
+    expect(again.points).to.equal(3);
+    const ok = new RecordingSink();
+    const q2 = queue(ok, { durable: true, flush_interval: 10 }, again);
+    q2.resume();
+    await q2.flush(Date.now() + 2000);
+    expect(ok.batches).to.deep.equal([["a", "b", "c"]]);
+    await q2.close(Date.now() + 100);
+    // Everything delivered: no segment left, and a reopen finds nothing.
+    expect(segments(dir)).to.deep.equal([]);
+    expect(DiskQueue.open(dir, opts, log).points).to.equal(0);
+  });
+
+  it("starts a new segment past segment_bytes and deletes each once it was delivered", async () => {
+    const dir = tempDir();
+    const store = DiskQueue.open(dir, { segmentBytes: 4096, maxBytes: 1 << 30 }, log);
+    const sink = new RecordingSink();
+    sink.failWith = new Error("down");
+    const q = queue(sink, { durable: true, batch_points: 50 }, store);
+    const d = new Delivery([q]);
+    for (let i = 0; i < 300; i++) await d.emit(batch(`point_number_${i}`));
+    expect(segments(dir).length).to.be.at.least(2);
+    for (const f of segments(dir)) expect(statSync(path.join(dir, f)).size).to.be.at.most(4096);
+    sink.failWith = undefined;
+    await q.flush(Date.now() + 5000);
+    expect(sink.batches.flat()).to.have.length(300);
+    await sleep(150);
+    expect(segments(dir)).to.deep.equal([]);
+    expect(store.diskBytes).to.equal(0);
+    await q.close(Date.now() + 100);
+  });
+
+  it("remembers what was delivered: a reopen does not send it again", async () => {
+    const dir = tempDir();
+    const store = DiskQueue.open(dir, opts, log);
+    const sink = new RecordingSink();
+    const q = queue(sink, { durable: true, batch_points: 2 }, store);
+    const d = new Delivery([q]);
+    await d.emit(batch("a", "b"));
+    await q.flush(Date.now() + 1000);
+    sink.failWith = new Error("down");
+    await d.emit(batch("c"));
+    await q.close(Date.now() + 50);
+    const again = DiskQueue.open(dir, opts, log);
+    expect(again.points).to.equal(1);
+    expect((await again.read(again.take(10, 1 << 20))).points().map((p) => p.measurement)).to.deep.equal(["c"]);
+    await again.close();
+  });
+
+  it("refuses pushes with 503 once max_disk_bytes is reached, and takes them again once delivered", async () => {
+    const dir = tempDir();
+    const store = DiskQueue.open(dir, { segmentBytes: 4096, maxBytes: 200 }, log);
+    const sink = new RecordingSink();
+    sink.failWith = new Error("down");
+    const q = queue(sink, { durable: true }, store);
+    const d = new Delivery([q]);
+    await d.emit(batch("a_fairly_long_measurement_name_1"));
+    await d.emit(batch("a_fairly_long_measurement_name_2"));
+    let refused: unknown;
+    for (let i = 3; i < 10 && !refused; i++) await d.emit(batch(`a_fairly_long_measurement_name_${i}`)).catch((e) => (refused = e));
+    expect(refused).to.be.instanceOf(BackpressureError);
+    expect((refused as Error).message).to.match(/its disk queue holds \d+ bytes \(max_disk_bytes 200\)/);
+    sink.failWith = undefined;
+    await q.flush(Date.now() + 2000);
+    await sleep(50);
+    await d.emit(batch("after"));
+    await q.close(Date.now() + 1000);
+    expect(sink.batches.flat()).to.include("after");
+  });
+
+  it("keeps the good records of a corrupt segment, sets the rest aside, and starts", async () => {
+    const dir = tempDir();
+    const store = DiskQueue.open(dir, opts, log);
+    const sink = new RecordingSink();
+    sink.failWith = new Error("down");
+    const q = queue(sink, { durable: true }, store);
+    const d = new Delivery([q]);
+    await d.emit(batch("good1"));
+    await d.emit(batch("good2"));
+    await d.emit(batch("damaged"));
+    await q.close(Date.now() + 50);
+    const [seg] = segments(dir);
+    const file = path.join(dir, seg);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 3] ^= 0xff; // inside the last record's line protocol
+    writeFileSync(file, bytes);
+    appendFileSync(file, Buffer.from([1, 2, 3])); // and a torn header after it
+    const again = DiskQueue.open(dir, opts, log);
+    expect(again.points).to.equal(2);
+    expect((await again.read(again.take(10, 1 << 20))).points().map((p) => p.measurement)).to.deep.equal(["good1", "good2"]);
+    await again.close();
+    const aside = readdirSync(dir).filter((f) => f.includes(".corrupt-"));
+    expect(aside).to.have.length(1);
+    expect(existsSync(file)).to.equal(true);
+    expect(statSync(file).size + statSync(path.join(dir, aside[0])).size).to.equal(bytes.length + 3);
   });
 });
