@@ -69,7 +69,8 @@ export async function startTestAgent(o: AgentOptions = {}): Promise<RunningTestA
   }
   const child = spawn(process.execPath, ["--import", "tsx", "core/cli.ts", "run", "--conf-dir", confDir, ...(o.args ?? [])], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...o.env },
+    // Each agent keeps its queues and dead letters in its own temporary directory.
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ENV_DATA_DIR: path.join(dir, "data"), ...o.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";

@@ -132,7 +132,8 @@ export default defineSink({
   options,
   urlSchemes: ["influxdb+http", "influxdb+https"],
   // A network round trip per write: batches of a few thousand points, sent at least every second.
-  deliveryDefaults: { batch_points: 5000, flush_interval: 1000 },
+  // A network backend: accepted points wait on disk until it has them; two writes at once hide its latency.
+  deliveryDefaults: { batch_points: 5000, flush_interval: 1000, durable: true, max_in_flight: 2 },
   fromUrl(url) {
     // influxdb+http://user:pass@host:8086/write?db=x -> url http://host:8086/write?db=x plus credentials.
     const u = new URL(url.href.replace(/^influxdb\+/i, ""));

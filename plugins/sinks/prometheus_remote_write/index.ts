@@ -475,7 +475,8 @@ export default defineSink({
   urlSchemes: ["remote-write+http", "remote-write+https"],
   // Remote-write receivers like requests of a few thousand samples (Prometheus' own sender
   // sends up to 2000 per request), soon after they are taken.
-  deliveryDefaults: { batch_points: 2000, flush_interval: 1000 },
+  // Durable like every network sink; one write at a time, since Prometheus refuses samples that arrive out of order.
+  deliveryDefaults: { batch_points: 2000, flush_interval: 1000, durable: true, max_in_flight: 1 },
   fromUrl(url) {
     const scheme = url.protocol.replace(/^remote-write\+/, "").replace(/:$/, "");
     if (url.host === "") throw new Error(`expected remote-write+${scheme}://host:port/path, got no host`);
