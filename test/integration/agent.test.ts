@@ -163,6 +163,30 @@ describe("agent (integration)", function () {
       expect(await newLines(1)).to.deep.equal(["pct,job=pct,path=/var/tmp v=1 1700000000000000000"]);
     });
 
+    it("serves its own metrics at GET /metrics: requests, pushes, parse errors, the sink pipeline", async () => {
+      await agent.waitForLines(seen);
+      const bad = await push(`${agent.url}/metrics/job/m`, "bad{ 1\n");
+      expect(bad.status).to.equal(400);
+      const res = await fetch(`${agent.url}/metrics`);
+      expect(res.status).to.equal(200);
+      expect(res.headers.get("content-type")).to.match(/^text\/plain; version=0\.0\.4/);
+      const text = await res.text();
+      const value = (series: string) => {
+        const line = text.split("\n").find((l) => l.startsWith(series + " "));
+        expect(line, `${series} in:\n${text}`).to.be.a("string");
+        return Number(line!.slice(series.length + 1));
+      };
+      expect(value('pushkit_pushgateway_pushes_total{method="PUT",code="200"}')).to.be.at.least(3);
+      expect(value('pushkit_pushgateway_pushes_total{method="PUT",code="400"}')).to.be.at.least(1);
+      expect(value('pushkit_pushgateway_parse_errors_total{format="text"}')).to.be.at.least(1);
+      expect(value('pushkit_pushgateway_points_total{format="text"}')).to.be.at.least(seen);
+      expect(value('pushkit_http_requests_total{route="/metrics/job/{grouping}",method="PUT",code="200"}')).to.be.at.least(3);
+      expect(value('pushkit_sink_points_sent_total{sink="file"}')).to.be.at.least(seen);
+      expect(value('pushkit_sink_queue_points{sink="file"}')).to.equal(0);
+      expect(text).to.match(/^pushkit_sink_batch_duration_seconds_bucket\{le="0\.005",sink="file",outcome="sent"\} \d+$/m);
+      expect(text).to.match(/^pushkit_process_resident_memory_bytes \d+$/m);
+    });
+
     it("refuses an unknown Content-Encoding with 415 and a corrupt gzip body with 400", async () => {
       const br = await push(`${agent.url}/metrics/job/enc`, "x 1\n", { headers: { "Content-Encoding": "br" } });
       expect(br.status).to.equal(415);

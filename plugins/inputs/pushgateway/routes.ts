@@ -11,6 +11,7 @@ import { Converter, type ConvertOptions } from "./convert.ts";
 import { parseGroupingPath, type GroupingKey } from "./grouping.ts";
 import { BodyParseError, type MetricFamily } from "./families.ts";
 import { bodyFormat, parseBody as parseAs, type BodyFormat } from "./formats.ts";
+import { PushMetrics } from "./metrics.ts";
 import type { ParsePool } from "./parse-pool.ts";
 
 export interface RouteOptions extends ConvertOptions {
@@ -51,32 +52,56 @@ export function pushRoutes(o: RouteOptions, input: InputContext, pool: () => Par
   const converter = new Converter(o);
   const budget = new MemoryBudget(o.max_inflight_bytes, "max_inflight_bytes");
 
-  input.http.route(["PUT", "POST"], pattern, async (ctx) => {
-    const key = groupingKey(ctx, base.length);
-    const reservation = budget.reserve();
-    let batch: PointBatch;
-    try {
-      const body = await readBody(ctx.req, { maxBodyBytes: o.max_body_bytes, maxDecompressedBytes: o.max_decompressed_bytes, reservation });
-      const received = nowNs();
-      const format = bodyFormat(ctx.req.headers["content-type"], body);
-      const workers = pool();
-      batch =
-        workers?.available && body.length >= o.parse_worker_min_bytes
-          ? await workers.run(body, format, key.labels, received)
-          : PointBatch.fromPoints(converter.convert(parseBody(body, format), key.labels, received));
-    } finally {
-      reservation.release();
-    }
-    await input.emit(batch);
-    input.log.debug({ method: ctx.method, job: key.job, points: batch.size }, "push accepted");
-    ctx.status = 200;
-    ctx.body = "";
-  });
+  const metrics = new PushMetrics(input.metrics);
+  const label = `${base}/{grouping}`;
 
-  input.http.route(["DELETE"], pattern, async (ctx) => {
-    groupingKey(ctx, base.length);
-    ctx.req.resume();
-    ctx.status = 202;
-    ctx.body = "";
-  });
+  input.http.route(
+    ["PUT", "POST"],
+    pattern,
+    async (ctx) => {
+      let format: BodyFormat | undefined;
+      try {
+        const key = groupingKey(ctx, base.length);
+        const reservation = budget.reserve();
+        let batch: PointBatch;
+        try {
+          const body = await readBody(ctx.req, { maxBodyBytes: o.max_body_bytes, maxDecompressedBytes: o.max_decompressed_bytes, reservation });
+          const received = nowNs();
+          format = bodyFormat(ctx.req.headers["content-type"], body);
+          const workers = pool();
+          batch =
+            workers?.available && body.length >= o.parse_worker_min_bytes
+              ? await workers.run(body, format, key.labels, received)
+              : PointBatch.fromPoints(converter.convert(parseBody(body, format), key.labels, received));
+        } catch (e) {
+          if (format !== undefined && e instanceof HttpError && e.status === 400) metrics.parseErrors.inc({ format });
+          throw e;
+        } finally {
+          reservation.release();
+        }
+        await input.emit(batch);
+        metrics.points.inc({ format }, batch.size);
+        input.log.debug({ method: ctx.method, job: key.job, points: batch.size }, "push accepted");
+        ctx.status = 200;
+        ctx.body = "";
+        metrics.pushes.inc({ method: ctx.method, code: "200" });
+      } catch (e) {
+        metrics.pushes.inc({ method: ctx.method, code: String(e instanceof HttpError ? e.status : 500) });
+        throw e;
+      }
+    },
+    label,
+  );
+
+  input.http.route(
+    ["DELETE"],
+    pattern,
+    async (ctx) => {
+      groupingKey(ctx, base.length);
+      ctx.req.resume();
+      ctx.status = 202;
+      ctx.body = "";
+    },
+    label,
+  );
 }
