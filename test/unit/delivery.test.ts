@@ -215,6 +215,27 @@ describe("delivery", () => {
     );
   });
 
+  it("gives every sink every point; a dead one holds up only itself, until its own queue is full", async () => {
+    const dead = new RecordingSink();
+    dead.failWith = new SinkWriteError("down", true);
+    const live = new RecordingSink();
+    const qDead = queue(dead, { batch_points: 1, max_queue_points: 5 }, undefined, "dead");
+    const qLive = queue(live, { batch_points: 1, flush_interval: 10 }, undefined, "live");
+    const d = new Delivery([qDead, qLive]);
+    for (let i = 0; i < 5; i++) await d.emit(batch(`m${i}`));
+    await sleep(100);
+    expect(live.batches.flat()).to.deep.equal(["m0", "m1", "m2", "m3", "m4"]);
+    expect(qDead.depth).to.equal(5);
+    await d.emit(batch("m5")).then(
+      () => expect.fail("expected a 503 once the dead sink is full"),
+      (e) => expect((e as Error).message).to.match(/^sink "dead" is behind/),
+    );
+    expect(live.batches.flat()).to.have.length(5);
+    dead.failWith = undefined;
+    await qDead.flush(Date.now() + 2000);
+    expect(dead.batches.flat()).to.deep.equal(["m0", "m1", "m2", "m3", "m4"]);
+  });
+
   it("flushes everything on close", async () => {
     const sink = new RecordingSink();
     const q = queue(sink, { batch_points: 1000 });
