@@ -32,9 +32,13 @@ PACKAGES=(
 )
 
 is_installed() {
-  # `dpkg -s` also succeeds for packages that were removed but not purged,
-  # so check the status line rather than the exit code alone.
-  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+  # `dpkg -s` also succeeds for packages that were removed but not purged, so
+  # compare the status itself. Read it into a variable: piping dpkg's output
+  # into `grep -q` under pipefail fails whenever grep exits before dpkg has
+  # written everything (SIGPIPE), as it does for prometheus's long record.
+  local status
+  status="$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)"
+  [ "$status" = "install ok installed" ]
 }
 
 missing=()
