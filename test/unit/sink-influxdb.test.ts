@@ -18,7 +18,7 @@ import { ConfigError } from "../../core/options.ts";
 import type { Sink } from "../../core/plugin.ts";
 import { Registry } from "../../core/registry.ts";
 import influxdb, { type InfluxdbOptions } from "../../plugins/sinks/influxdb/index.ts";
-import { MAX_RESPONSE_BYTES, displayUrl, parseRetryAfter } from "../../plugins/sinks/influxdb/http.ts";
+import { MAX_RESPONSE_BYTES } from "../../core/http-post.ts";
 import stdout from "../../plugins/sinks/stdout/index.ts";
 import { builtinRegistry } from "../../plugins/index.ts";
 
@@ -430,28 +430,6 @@ describe("sink influxdb (unit)", () => {
       const e = await writeError(makeSink({ url: `${backend.url}/write` }));
       expect(e.retry).to.equal(true);
       expect(e.message).to.match(new RegExp(`^POST ${backend.url}/write failed: `));
-    });
-  });
-
-  describe("helpers", () => {
-    it("parseRetryAfter reads delay-seconds and HTTP dates, and nothing else", () => {
-      const now = Date.parse("Sun, 06 Nov 1994 08:49:37 GMT");
-      expect(parseRetryAfter("120", now)).to.equal(120_000);
-      expect(parseRetryAfter(" 0 ", now)).to.equal(0);
-      expect(parseRetryAfter("Sun, 06 Nov 1994 08:50:37 GMT", now)).to.equal(60_000);
-      expect(parseRetryAfter("Sunday, 06-Nov-94 08:49:47 GMT", now)).to.equal(10_000);
-      expect(parseRetryAfter("Sun, 06 Nov 1994 08:40:00 GMT", now)).to.equal(0);
-      expect(parseRetryAfter(undefined, now)).to.equal(undefined);
-      expect(parseRetryAfter("", now)).to.equal(undefined);
-      expect(parseRetryAfter("soon", now)).to.equal(undefined);
-      expect(parseRetryAfter("-5", now)).to.equal(undefined);
-      expect(parseRetryAfter("5.5", now)).to.equal(5500);
-    });
-
-    it("displayUrl leaves out user-info and masks secret query values", () => {
-      expect(displayUrl("http://u:pw@h:8086/write?db=x&u=me&p=pw")).to.equal("http://h:8086/write?db=x&u=me&p=xxx");
-      expect(displayUrl("https://h/api/v2/write?org=o&bucket=b")).to.equal("https://h/api/v2/write?org=o&bucket=b");
-      expect(displayUrl("https://h/v1/write/metric?token=tkn_abc")).to.equal("https://h/v1/write/metric?token=xxx");
     });
   });
 });

@@ -12,6 +12,7 @@ import { uncompressSync } from "snappy";
 import { PointBatch } from "../../core/batch.ts";
 import { loadConfig } from "../../core/config.ts";
 import { SinkWriteError } from "../../core/errors.ts";
+import { USER_AGENT } from "../../core/http-post.ts";
 import { ConfigError } from "../../core/options.ts";
 import type { Point } from "../../core/point.ts";
 import { Registry } from "../../core/registry.ts";
@@ -21,14 +22,12 @@ import remoteWrite, {
   isStaleNaN,
   metricName,
   nsToMs,
-  parseRetryAfter,
   pointsToTimeSeries,
   RemoteWriteClient,
   sanitizeLabelName,
   sanitizeMetricName,
   seriesOf,
   STALE_NAN,
-  USER_AGENT,
   WriteRequestType,
   type RemoteWriteOptions,
   type RemoteWriteSink,
@@ -356,15 +355,6 @@ describe("prometheus_remote_write sink", () => {
       expect(config.sinks[0].settings.password.value).to.equal("p");
       expect(config.sinks[0].settings.batch_points.value).to.equal(2000);
       expect(loadError("", { ENV_SINKS: "remote-write+ftp://h/w" })).to.match(/unknown sink scheme "remote-write\+ftp:\/\/"/);
-    });
-
-    it("Retry-After: seconds or an HTTP date", () => {
-      expect(parseRetryAfter("7")).to.equal(7000);
-      expect(parseRetryAfter(" 0 ")).to.equal(0);
-      expect(parseRetryAfter(new Date(1_000_000 + 30_000).toUTCString(), 1_000_000)).to.equal(30_000);
-      expect(parseRetryAfter(new Date(0).toUTCString(), 1_000_000)).to.equal(0);
-      expect(parseRetryAfter("soon")).to.equal(undefined);
-      expect(parseRetryAfter(undefined)).to.equal(undefined);
     });
   });
 

@@ -7,7 +7,7 @@
 // buckets (see nativeBuckets).
 import { isUtf8 } from "node:buffer";
 import { readFileSync } from "node:fs";
-import protobuf from "protobufjs";
+import protobuf from "../../../core/protobuf.ts";
 import { BodyParseError } from "./families.ts";
 import type { Bucket, Histogram, Metric, MetricFamily, MetricType } from "./families.ts";
 import { goQuote } from "./goformat.ts";
@@ -21,10 +21,6 @@ export class ProtoParseError extends BodyParseError {
     this.name = "ProtoParseError";
   }
 }
-
-// int64 and uint64 fields as plain numbers: timestamps in ms and counts fit in 2^53.
-protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
-protobuf.configure();
 
 const SCHEMA = readFileSync(new URL("./metrics.proto", import.meta.url), "utf8");
 const MetricFamilyMessage = protobuf.parse(SCHEMA, { keepCase: true }).root.lookupType("io.prometheus.client.MetricFamily");

@@ -3,9 +3,13 @@
 // DataKit (/v1/write/metric). The sink is configured by the full URL the batch is POSTed to;
 // each write is one request, gzip-compressed, on a kept-alive connection. A failed write
 // rejects with a SinkWriteError that says whether sending the same batch again can help.
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+import { HttpPoster, displayUrl, mergeHeaders, postWording } from "../../../core/http-post.ts";
 import { ConfigError, formatDuration, opt, tomlString, type OptionSpec, type OptionsOf } from "../../../core/options.ts";
 import { defineSink } from "../../../core/plugin.ts";
-import { HttpPoster, displayUrl } from "./http.ts";
+
+const gzipAsync = promisify(gzip);
 
 const EXAMPLES =
   "e.g. http://127.0.0.1:8086/write?db=metrics (InfluxDB 1.x, VictoriaMetrics), " +
@@ -126,6 +130,15 @@ export function checkOptions(o: InfluxdbOptions): void {
   }
 }
 
+/** The headers of every write; a configured header replaces the sink's own of that name. */
+function requestHeaders(o: InfluxdbOptions): Record<string, string> {
+  const own: Record<string, string> = { "Content-Type": "text/plain; charset=utf-8" };
+  if (o.gzip) own["Content-Encoding"] = "gzip";
+  if (o.token !== "") own.Authorization = `Token ${o.token}`;
+  else if (o.username !== "") own.Authorization = `Basic ${Buffer.from(`${o.username}:${o.password}`).toString("base64")}`;
+  return mergeHeaders(own, o.headers);
+}
+
 export default defineSink({
   name: "influxdb",
   description: "Line protocol POSTed to InfluxDB 1.x/2.x, VictoriaMetrics or DataKit over HTTP",
@@ -147,12 +160,24 @@ export default defineSink({
   },
   create(o, ctx) {
     checkOptions(o);
-    const poster = new HttpPoster(o);
+    const poster = new HttpPoster({
+      url: o.url,
+      headers: requestHeaders(o),
+      timeoutMs: o.timeout,
+      // InfluxDB 1.x also gives its error in a header, useful when a proxy swallowed the body.
+      wording: postWording({ errorHeader: "X-Influxdb-Error" }),
+    });
     return {
       async start() {
         ctx.log.info({ url: poster.displayUrl, gzip: o.gzip, timeout: formatDuration(o.timeout) }, "influxdb sink writing line protocol over HTTP");
       },
-      write: (batch) => poster.write(batch.lineProtocol()),
+      async write(batch) {
+        const chunks = batch.lineProtocol();
+        const length = batch.byteLength();
+        if (length === 0) return;
+        // Uncompressed, the chunks go out as they are, without being copied into one buffer.
+        await poster.post(o.gzip ? await gzipAsync(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)) : chunks);
+      },
       async close() {
         poster.close();
       },
