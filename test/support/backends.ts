@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { influxdbConfig } from "../../scripts/peers/influxdb-conf.ts";
 
 /** A port on 127.0.0.1 that was free a moment ago (another process may still take it first). */
 export function freePort(): Promise<number> {
@@ -106,43 +107,65 @@ export async function startBackend(spec: BackendSpec): Promise<RunningBackend> {
       if (!ports.includes(p)) ports.push(p);
     }
     const args = spec.prepare({ dir, ports });
-    // A clean environment: no INFLUXDB_* or similar variable of the caller changes the backend.
-    const child = spawn(spec.binary, args, { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir }, stdio: ["ignore", "pipe", "pipe"] });
-    running.add(child);
-    let output = "";
-    const collect = (d: Buffer) => {
-      output += d.toString("utf8");
-      if (output.length > 2 * OUTPUT_LIMIT) output = output.slice(-OUTPUT_LIMIT);
-    };
-    child.stdout!.on("data", collect);
-    child.stderr!.on("data", collect);
-    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-    child.on("error", (e) => collect(Buffer.from(`\nspawn error: ${e.message}\n`)));
-    const url = `http://127.0.0.1:${ports[0]}`;
-    const stop = async () => {
-      if (isRunning(child) && child.pid) process.kill(child.pid, "SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (isRunning(child) && child.pid) {
-        process.kill(child.pid, "SIGKILL");
-        await exited;
-      }
-      running.delete(child);
-      rmSync(dir, { recursive: true, force: true });
-    };
-
-    const until = Date.now() + (spec.startTimeoutMs ?? 15_000);
-    while (Date.now() < until && isRunning(child)) {
-      if (await spec.ready(url)) {
-        return { name: spec.name, url, pid: child.pid!, dir, child, output: () => output.slice(-OUTPUT_LIMIT), stop };
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    lastError = isRunning(child)
-      ? `${spec.name} did not become ready at ${url} in time; output:\n${output.slice(-8192)}`
-      : `${spec.name} exited with ${child.exitCode ?? child.signalCode} before it was ready (port taken?); output:\n${output.slice(-8192)}`;
-    await stop();
+    const started = await launch(spec.name, spec.binary, args, dir, `http://127.0.0.1:${ports[0]}`, spec.ready, spec.startTimeoutMs ?? 15_000);
+    if ("url" in started) return started;
+    lastError = started.error;
+    rmSync(dir, { recursive: true, force: true });
   }
   throw new Error(lastError);
+}
+
+/**
+ * Spawns one backend process in dir and waits until ready(url). On failure the process is gone
+ * and the directory is left to the caller.
+ */
+async function launch(
+  name: string,
+  binary: string,
+  args: string[],
+  dir: string,
+  url: string,
+  ready: (url: string) => Promise<boolean>,
+  startTimeoutMs: number,
+): Promise<RunningBackend | { error: string }> {
+  // A clean environment: no INFLUXDB_* or similar variable of the caller changes the backend.
+  const child = spawn(binary, args, { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir }, stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  let output = "";
+  const collect = (d: Buffer) => {
+    output += d.toString("utf8");
+    if (output.length > 2 * OUTPUT_LIMIT) output = output.slice(-OUTPUT_LIMIT);
+  };
+  child.stdout!.on("data", collect);
+  child.stderr!.on("data", collect);
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  child.on("error", (e) => collect(Buffer.from(`\nspawn error: ${e.message}\n`)));
+  const kill = async () => {
+    if (isRunning(child) && child.pid) process.kill(child.pid, "SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (isRunning(child) && child.pid) {
+      process.kill(child.pid, "SIGKILL");
+      await exited;
+    }
+    running.delete(child);
+  };
+  const stop = async () => {
+    await kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  const until = Date.now() + startTimeoutMs;
+  while (Date.now() < until && isRunning(child)) {
+    if (await ready(url)) {
+      return { name, url, pid: child.pid!, dir, child, output: () => output.slice(-OUTPUT_LIMIT), stop };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const error = isRunning(child)
+    ? `${name} did not become ready at ${url} in time; output:\n${output.slice(-8192)}`
+    : `${name} exited with ${child.exitCode ?? child.signalCode} before it was ready (port taken?); output:\n${output.slice(-8192)}`;
+  await kill();
+  return { error };
 }
 
 export interface InfluxDBOptions {
@@ -163,28 +186,7 @@ export function startInfluxDB(o: InfluxDBOptions = {}): Promise<RunningBackend> 
       const conf = path.join(dir, "influxdb.conf");
       writeFileSync(
         conf,
-        `reporting-disabled = true
-bind-address = "127.0.0.1:${ports[1]}"
-
-[meta]
-  dir = ${JSON.stringify(path.join(dir, "meta"))}
-
-[data]
-  dir = ${JSON.stringify(path.join(dir, "data"))}
-  wal-dir = ${JSON.stringify(path.join(dir, "wal"))}
-  query-log-enabled = false
-
-[monitor]
-  store-enabled = false
-
-[continuous_queries]
-  enabled = false
-
-[http]
-  bind-address = "127.0.0.1:${ports[0]}"
-  auth-enabled = ${o.authEnabled ? "true" : "false"}
-  log-enabled = false
-`,
+        influxdbConfig({ dir, httpPort: ports[0], rpcPort: ports[1], authEnabled: o.authEnabled }),
       );
       return ["-config", conf];
     },
@@ -208,4 +210,34 @@ export function startVictoriaMetrics(): Promise<RunningBackend> {
     ],
     ready: (url) => answers(`${url}/health`, 200),
   });
+}
+
+/**
+ * Stops a backend's process by PID (the signal, then SIGKILL after 5 s) and keeps its directory
+ * (config and data), so that restartInfluxDB() can start it again on the same ports and data.
+ * The halted handle's stop() still removes the directory; once restarted, stop the new handle.
+ */
+export async function haltBackend(b: RunningBackend, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  const child = b.child;
+  if (!isRunning(child)) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  process.kill(b.pid, signal);
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  if (isRunning(child)) {
+    process.kill(b.pid, "SIGKILL");
+    await exited;
+  }
+  running.delete(child);
+}
+
+/** Starts a halted InfluxDB (haltBackend) again: same binary, arguments, directory, data and ports. */
+export function restartInfluxDB(b: RunningBackend): Promise<RunningBackend> {
+  return respawnBackend(b, (url) => answers(`${url}/ping`, 204));
+}
+
+async function respawnBackend(b: RunningBackend, ready: (url: string) => Promise<boolean>, startTimeoutMs = 15_000): Promise<RunningBackend> {
+  if (isRunning(b.child)) throw new Error(`${b.name} (pid ${b.pid}) is still running; halt it first`);
+  const started = await launch(b.name, b.child.spawnfile, b.child.spawnargs.slice(1), b.dir, b.url, ready, startTimeoutMs);
+  if ("url" in started) return started;
+  throw new Error(`${b.name} could not be restarted: ${started.error}`);
 }
