@@ -1,11 +1,14 @@
 // Entry point of `npm run bench`: the HTTP push benchmark, then the parser
 // micro-benchmark (text against Go's expfmt, then protobuf against text), then the
-// goals, printed and saved to .bench/results.json.
+// end-to-end delivery benchmark (agent -> sink -> real InfluxDB / Prometheus, durable against
+// non-durable), then the goals, printed and saved to .bench/results.json.
 //
-//   npx tsx scripts/bench/run.ts [--only http|parser|formats] [--bodies small,medium,large]
+//   npx tsx scripts/bench/run.ts [--only http|parser|formats|delivery] [--bodies small,medium,large]
 //       [--duration 10 | small=10,medium=10,large=15] [--connections 4 | large=2]
 //       [--threads 1] [--warmup 2] [--parser-seconds 6] [--timeout 30]
 //       [--method PUT|POST] [--targets pushkit,reference] [--out FILE]
+//       [--backends influxdb,prometheus] [--rounds 2] [--pushes 1000] [--push-samples 1000]
+//       [--push-connections 4] [--delivery-warmup 5] [--delivery-timeout 60] [--sink-option 'k = v']...
 //
 // Every numeric flag can also come from the environment (BENCH_DURATION,
 // BENCH_CONNECTIONS, ...); flags win. Exit status is non-zero only when the
@@ -25,6 +28,8 @@ import {
   writeBodies,
   type BodyName,
 } from './bodies.ts';
+import { BACKENDS, type BackendName } from './backends.ts';
+import type { DeliveryRun, DeliverySummary } from './delivery.ts';
 import type { HttpRatio, HttpRun } from './http.ts';
 import type { ParserRun } from './parse-bench.ts';
 import type { FormatRun } from './protobuf.ts';
@@ -33,7 +38,7 @@ import { TARGETS, type TargetName } from './servers.ts';
 import { evaluateTargets, targetsReport } from './targets.ts';
 
 const HELP = `usage: npx tsx scripts/bench/run.ts [options]
-  --only http|parser|formats  run one benchmark (default: all, http first)
+  --only http|parser|formats|delivery  run one benchmark (default: all, http first)
   --bodies LIST            bodies to use, from small,medium,large (default: all)
   --duration SPEC          wrk seconds: N for all, or small=10,medium=10,large=15 (env BENCH_DURATION)
   --connections SPEC       wrk connections: N or small=4,medium=4,large=2 (env BENCH_CONNECTIONS)
@@ -43,7 +48,16 @@ const HELP = `usage: npx tsx scripts/bench/run.ts [options]
   --timeout S              wrk per-request timeout (default 30, env BENCH_TIMEOUT)
   --method PUT|POST        push method (default PUT, env BENCH_METHOD)
   --targets LIST           http targets, from pushkit,reference (default: both, env BENCH_TARGETS)
-  --out FILE               JSON results (default .bench/results.json)`;
+  --out FILE               JSON results (default .bench/results.json)
+ delivery (agent -> sink -> real backend, durable = true against durable = false):
+  --backends LIST          from influxdb,prometheus (default: both, env BENCH_BACKENDS)
+  --rounds N               rounds, each running every backend durable and non-durable, order alternating (default 2, env BENCH_ROUNDS)
+  --pushes N               timed pushes per run (default 1000, env BENCH_PUSHES)
+  --push-samples N         samples per push (default 1000, env BENCH_PUSH_SAMPLES)
+  --push-connections N     concurrent pushing connections (default 4, env BENCH_PUSH_CONNECTIONS)
+  --delivery-warmup N      untimed warm-up pushes per connection, delivered before the clock starts (default 5, env BENCH_DELIVERY_WARMUP)
+  --delivery-timeout S     longest wait after the last push for the backend to hold every point (default 60, env BENCH_DELIVERY_TIMEOUT)
+  --sink-option 'K = V'    extra TOML line for the sink table of every run, repeatable (e.g. 'max_in_flight = 4')`;
 
 const DEFAULT_DURATION: Record<BodyName, number> = { small: 10, medium: 10, large: 15 };
 // The 100k-sample body is ~7.7 MB per push; fewer connections keep the
@@ -86,6 +100,20 @@ function parseTargets(list: string): TargetName[] {
   return names as TargetName[];
 }
 
+function parseBackends(list: string): BackendName[] {
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(BACKENDS as readonly string[]).includes(n)) throw new Error(`unknown backend "${n}" (known: ${BACKENDS.join(', ')})`);
+  }
+  return names as BackendName[];
+}
+
+function integer(value: string, what: string, allowZero = false): number {
+  const n = positive(value, what, allowZero);
+  if (!Number.isInteger(n)) throw new Error(`bad ${what}: "${value}" is not an integer`);
+  return n;
+}
+
 function options(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
@@ -102,6 +130,14 @@ function options(argv: string[]) {
       method: { type: 'string' },
       targets: { type: 'string' },
       out: { type: 'string' },
+      backends: { type: 'string' },
+      rounds: { type: 'string' },
+      pushes: { type: 'string' },
+      'push-samples': { type: 'string' },
+      'push-connections': { type: 'string' },
+      'delivery-warmup': { type: 'string' },
+      'delivery-timeout': { type: 'string' },
+      'sink-option': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -111,13 +147,16 @@ function options(argv: string[]) {
   }
   const env = process.env;
   const only = values.only;
-  if (only !== undefined && only !== 'http' && only !== 'parser' && only !== 'formats') throw new Error(`--only must be http, parser or formats`);
+  if (only !== undefined && only !== 'http' && only !== 'parser' && only !== 'formats' && only !== 'delivery') {
+    throw new Error(`--only must be http, parser, formats or delivery`);
+  }
   const method = (values.method ?? env.BENCH_METHOD ?? 'PUT').toUpperCase();
   if (method !== 'PUT' && method !== 'POST') throw new Error(`--method must be PUT or POST`);
   return {
     http: only === undefined || only === 'http',
     parser: only === undefined || only === 'parser',
     formats: only === undefined || only === 'formats',
+    delivery: only === undefined || only === 'delivery',
     bodies: parseBodyList(values.bodies ?? env.BENCH_BODIES ?? BODY_NAMES.join(',')),
     durationS: perBody(values.duration ?? env.BENCH_DURATION, DEFAULT_DURATION, 'duration', false),
     connections: perBody(values.connections ?? env.BENCH_CONNECTIONS, DEFAULT_CONNECTIONS, 'connections', true),
@@ -128,6 +167,14 @@ function options(argv: string[]) {
     method: method as 'PUT' | 'POST',
     targets: parseTargets(values.targets ?? env.BENCH_TARGETS ?? TARGETS.join(',')),
     out: resolve(values.out ?? join(REPO_ROOT, '.bench', 'results.json')),
+    backends: parseBackends(values.backends ?? env.BENCH_BACKENDS ?? BACKENDS.join(',')),
+    rounds: integer(values.rounds ?? env.BENCH_ROUNDS ?? '2', 'rounds'),
+    pushes: integer(values.pushes ?? env.BENCH_PUSHES ?? '1000', 'pushes'),
+    pushSamples: integer(values['push-samples'] ?? env.BENCH_PUSH_SAMPLES ?? '1000', 'push samples'),
+    pushConnections: integer(values['push-connections'] ?? env.BENCH_PUSH_CONNECTIONS ?? '4', 'push connections'),
+    deliveryWarmup: integer(values['delivery-warmup'] ?? env.BENCH_DELIVERY_WARMUP ?? '5', 'delivery warm-up', true),
+    deliveryTimeoutS: positive(values['delivery-timeout'] ?? env.BENCH_DELIVERY_TIMEOUT ?? '60', 'delivery timeout'),
+    sinkOptions: values['sink-option'] ?? [],
   };
 }
 
@@ -144,6 +191,8 @@ function timeBudgetS(o: Options): number {
   }
   if (o.parser) s += 180 + 2 * o.bodies.length * (o.parserSeconds + 1) + 120;
   if (o.formats) s += 60 + 2 * o.bodies.length * (o.parserSeconds + 1);
+  // per run: backend + agent start, warm-up, pushes, delivery wait, stops (the agent gets 35 s)
+  if (o.delivery) s += o.rounds * o.backends.length * 2 * (60 + 2 * o.deliveryTimeoutS + (o.pushes * o.pushSamples) / 5_000 + 40);
   return s;
 }
 
@@ -165,6 +214,8 @@ async function main(): Promise<number> {
   let httpRatios: HttpRatio[] | undefined;
   let parser: ParserRun[] | undefined;
   let formats: FormatRun[] | undefined;
+  let delivery: DeliveryRun[] | undefined;
+  let deliverySummary: DeliverySummary[] | undefined;
   let failed = false;
   const sections: string[] = [];
 
@@ -190,6 +241,26 @@ async function main(): Promise<number> {
       failed ||= formats.some((r) => r.error !== undefined);
       sections.push(`== Protobuf against text (pushkit's parsers, 1 thread) ==\n${f.formatReport(formats)}`);
     }
+    if (o.delivery) {
+      const d = await import('./delivery.ts');
+      delivery = await d.runDeliveryBench({
+        backends: o.backends,
+        rounds: o.rounds,
+        pushes: o.pushes,
+        samples: o.pushSamples,
+        connections: o.pushConnections,
+        warmupPushes: o.deliveryWarmup,
+        timeoutS: o.deliveryTimeoutS,
+        sinkOptions: o.sinkOptions,
+        log,
+      });
+      deliverySummary = d.deliverySummary(delivery);
+      failed ||= delivery.some((r) => r.error !== undefined);
+      sections.push(
+        `== Delivery: push -> agent -> sink -> backend, durable against not ` +
+          `(${o.pushes} pushes x ${o.pushSamples} samples, ${o.pushConnections} connections) ==\n${d.deliveryReport(delivery)}`,
+      );
+    }
   } catch (err) {
     console.error(`bench: ${(err as Error).stack ?? err}`);
     failed = true;
@@ -198,7 +269,7 @@ async function main(): Promise<number> {
     await stopAll();
   }
 
-  const targets = evaluateTargets(httpRatios, parser, formats);
+  const targets = evaluateTargets(httpRatios, parser, formats, deliverySummary);
   if (targets.length > 0) sections.push(`== Goals (reported only; never fail the run) ==\n${targetsReport(targets)}`);
   console.log('\n' + sections.join('\n\n'));
 
@@ -212,6 +283,8 @@ async function main(): Promise<number> {
     httpRatios,
     parser,
     formats,
+    delivery,
+    deliverySummary,
     targets,
   };
   mkdirSync(dirname(o.out), { recursive: true });

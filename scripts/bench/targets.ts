@@ -2,6 +2,7 @@
 // They are reported as PASS/MISS only: a miss is information for whoever
 // reads the report, never a reason for the benchmark to fail.
 
+import type { DeliverySummary } from './delivery.ts';
 import type { HttpRatio } from './http.ts';
 import type { ParserRun } from './parse-bench.ts';
 import type { FormatRun } from './protobuf.ts';
@@ -18,7 +19,12 @@ function check(goal: string, want: number, got: number | undefined): TargetCheck
   return { goal, want, got, status: got === undefined ? 'n/a' : got >= want ? 'PASS' : 'MISS' };
 }
 
-export function evaluateTargets(http: HttpRatio[] | undefined, parser: ParserRun[] | undefined, formats?: FormatRun[]): TargetCheck[] {
+export function evaluateTargets(
+  http: HttpRatio[] | undefined,
+  parser: ParserRun[] | undefined,
+  formats?: FormatRun[],
+  delivery?: DeliverySummary[],
+): TargetCheck[] {
   const out: TargetCheck[] = [];
   if (http) {
     const small = http.find((r) => r.body === 'small');
@@ -29,6 +35,8 @@ export function evaluateTargets(http: HttpRatio[] | undefined, parser: ParserRun
   // The parser goal applies to every body measured.
   for (const r of parser ?? []) out.push(check(`parser ${r.body}: samples/s vs go expfmt`, 2, r.ratio));
   for (const r of formats ?? []) out.push(check(`protobuf ${r.body}: samples/s vs pushkit text`, 1, r.ratio));
+  // Durability may cost, but not more than half the end-to-end throughput.
+  for (const r of delivery ?? []) out.push(check(`delivery ${r.backend}: durable vs non-durable end-to-end points/s`, 0.5, r.ratio));
   return out;
 }
 
