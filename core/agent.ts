@@ -30,11 +30,6 @@ export async function startAgent(config: AgentConfig, registry: Registry, log: L
   const dataDir = path.resolve(config.sections.agent.data_dir.value as string);
   const metrics = new SelfMetrics();
   const server = new HttpServer(values(config.sections.http) as any, log.child({ component: "http" }), metrics);
-  server.route(["GET"], "/metrics", async (ctx) => {
-    const { contentType, body } = await metrics.render();
-    ctx.type = contentType;
-    ctx.body = body;
-  });
 
   const sinks: Sink[] = [];
   const queues = config.sinks.map((sc, i) => {
@@ -60,10 +55,22 @@ export async function startAgent(config: AgentConfig, registry: Registry, log: L
     return def.create(values(ic.settings) as any, {
       log: log.child({ input: ic.type }),
       http: server,
-      emit: (batch) => delivery.emit(batch),
+      emit: (batch) => delivery.admit(batch),
+      retract: (batch) => delivery.emitRemovals(batch),
+      removalsWanted: () => delivery.removalsWanted,
       metrics: metrics.registry,
     });
   });
+
+  // The agent's own metrics, unless an input serves /metrics itself (a pushgateway input
+  // without route prefix serves them there together with its groups, as the reference does).
+  if (!server.handles("GET", "/metrics")) {
+    server.route(["GET"], "/metrics", async (ctx) => {
+      const { contentType, body } = await metrics.render();
+      ctx.type = contentType;
+      ctx.body = body;
+    });
+  }
 
   for (const s of sinks) await s.start?.();
   for (const q of queues) q.resume();

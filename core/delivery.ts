@@ -6,6 +6,7 @@
 // A push is taken by every sink or by none: while a sink's queue is full, pushes are refused
 // with 503 and nothing of them is kept. No accepted point is dropped: on shutdown what a
 // memory queue could not write is logged as lost; a disk queue keeps it for the next start.
+// Removal batches (series that ended) take the same path, but only to sinks that accept them.
 import type { Logger } from "pino";
 import type { PointBatch } from "./batch.ts";
 import type { DeadLetters } from "./dead-letter.ts";
@@ -103,6 +104,11 @@ export class SinkQueue {
     this.deadLetters = parts.deadLetters;
     this.metrics = parts.metrics;
     this.log = parts.log;
+  }
+
+  /** Whether removal batches are for this queue's sink. */
+  get acceptsRemovals(): boolean {
+    return this.sink.acceptsRemovals === true;
   }
 
   /** Points accepted and not yet written. */
@@ -271,18 +277,45 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Fans points out to every sink queue; all or nothing. */
+/** Fans points out to every sink queue, and removals to those whose sink accepts them; all or nothing. */
 export class Delivery {
   constructor(
     readonly queues: SinkQueue[],
     private readonly metrics?: SelfMetrics,
   ) {}
 
+  /** Queues a batch on every sink; rejects with BackpressureError, nothing queued, when one is full. */
   async emit(batch: PointBatch): Promise<void> {
-    if (batch.size === 0) return;
+    return this.admit(batch);
+  }
+
+  /**
+   * emit(), but a full sink throws BackpressureError synchronously, before anything is queued,
+   * so that a caller can keep its own state in step with what was taken. The promise rejects
+   * when a disk queue could not keep the batch.
+   */
+  admit(batch: PointBatch): Promise<void> {
+    // Sent everywhere, a removal would reach line-protocol sinks as points of value 0.
+    if (batch.removal) throw new TypeError("a removal batch goes through emitRemovals, not emit");
+    return this.fanOut(batch, this.queues);
+  }
+
+  /** Whether any sink accepts removals (when none does, an input need not build them). */
+  get removalsWanted(): boolean {
+    return this.queues.some((q) => q.acceptsRemovals);
+  }
+
+  /** Queues a removal batch for the sinks that accept removals; resolves at once when none does. */
+  async emitRemovals(batch: PointBatch): Promise<void> {
+    if (!batch.removal) throw new TypeError("emitRemovals takes a removal batch (PointBatch.removals)");
+    return this.fanOut(batch, this.queues.filter((q) => q.acceptsRemovals));
+  }
+
+  private fanOut(batch: PointBatch, queues: readonly SinkQueue[]): Promise<void> {
+    if (batch.size === 0 || queues.length === 0) return Promise.resolve();
     const bytes = batch.byteLength();
     const held: SinkQueue[] = [];
-    for (const q of this.queues) {
+    for (const q of queues) {
       if (q.reserve(batch.size, bytes)) {
         held.push(q);
         continue;
@@ -291,13 +324,17 @@ export class Delivery {
       this.metrics?.sinkRefused.inc({ sink: q.name });
       throw new BackpressureError(q.fullMessage(), 5);
     }
-    const results = await Promise.allSettled(this.queues.map((q) => q.enqueue(batch)));
+    return this.settle(batch, queues);
+  }
+
+  private async settle(batch: PointBatch, queues: readonly SinkQueue[]): Promise<void> {
+    const results = await Promise.allSettled(queues.map((q) => q.enqueue(batch)));
     const failed = results.findIndex((r) => r.status === "rejected");
     if (failed >= 0) {
       // A disk queue could not keep the push: the client must push again (sinks that took it
       // may then get it twice, which backends store as one value per series and time).
       const reason = (results[failed] as PromiseRejectedResult).reason as Error;
-      throw new HttpError(503, `sink "${this.queues[failed].name}" cannot queue the push: ${reason.message}; retry later`, { "Retry-After": "5" });
+      throw new HttpError(503, `sink "${queues[failed].name}" cannot queue the push: ${reason.message}; retry later`, { "Retry-After": "5" });
     }
   }
 

@@ -3,9 +3,12 @@
 // sink has written every record of a segment.
 //
 // Record: u32 LE payload length, u32 LE CRC-32C of the payload, payload = u32 LE point count +
-// the batch's line protocol. A file "cursor" holds the segment and offset before which every
-// record was acknowledged. Records acknowledged out of order beyond it are sent again after a
-// restart: delivery is at least once (backends keep one value per series and timestamp).
+// the batch's line protocol. The count's top bit marks a removal batch (PointBatch.removal):
+// records written before removals existed have it clear and read back as ordinary batches
+// (no batch comes near 2^31 points). A file "cursor" holds the segment and offset before
+// which every record was acknowledged. Records acknowledged out of order beyond it are sent
+// again after a restart: delivery is at least once (backends keep one value per series and
+// timestamp).
 //
 // At start the segments after the cursor are read back; a record whose length or checksum is
 // wrong ends its segment: the rest of that file is set aside as "<segment>.corrupt-<time>",
@@ -20,6 +23,7 @@ import { takeRecords, type QueueStore, type StoredRecord } from "./queue-store.t
 
 const HEADER = 8;
 const COUNT = 4;
+const REMOVAL_BIT = 0x8000_0000;
 /** Appended batches stay in memory too, up to this, so that sending them costs no read. */
 const CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -120,8 +124,10 @@ export class DiskQueue implements QueueStore<DiskRecord> {
           bad = "a record whose checksum does not match";
           break;
         }
-        const points = payload.readUInt32LE(0);
-        this.records.push({ segment: n, offset: at, points, bytes: len - COUNT, batch: undefined, acked: false });
+        const count = payload.readUInt32LE(0);
+        const removal = count >= REMOVAL_BIT;
+        const points = removal ? count - REMOVAL_BIT : count;
+        this.records.push({ segment: n, offset: at, points, bytes: len - COUNT, removal, batch: undefined, acked: false });
         this.points += points;
         this.bytes += len - COUNT;
         recovered += points;
@@ -154,11 +160,20 @@ export class DiskQueue implements QueueStore<DiskRecord> {
   }
 
   append(batch: PointBatch): Promise<void> {
+    // The count's top bit is the kind; no real push comes near this.
+    if (batch.size >= REMOVAL_BIT) return Promise.reject(new RangeError(`a batch of ${batch.size} points is too large for the disk queue`));
     return new Promise((resolve, reject) => {
       this.waiting.push({ batch, resolve, reject });
-      this.writing ??= this.writeWaiting().finally(() => {
-        this.writing = undefined;
-      });
+      this.startWriter();
+    });
+  }
+
+  private startWriter(): void {
+    this.writing ??= this.writeWaiting().finally(() => {
+      this.writing = undefined;
+      // A caller resumed by the last group's resolve may have appended before this ran: the
+      // writer had already looked at `waiting` for the last time, so nobody would write it.
+      if (this.waiting.length > 0) this.startWriter();
     });
   }
 
@@ -180,14 +195,14 @@ export class DiskQueue implements QueueStore<DiskRecord> {
           const active = this.active!;
           const head = Buffer.allocUnsafe(HEADER + COUNT);
           head.writeUInt32LE(COUNT + bytes, 0);
-          head.writeUInt32LE(w.batch.size, HEADER);
+          head.writeUInt32LE(w.batch.removal ? REMOVAL_BIT + w.batch.size : w.batch.size, HEADER);
           let crc = crc32c(head.subarray(HEADER));
           for (const c of chunks) crc = crc32c(c, crc);
           head.writeUInt32LE(crc, 4);
           buffers.push(head, ...chunks);
           const keep = this.cached + bytes <= CACHE_BYTES;
           if (keep) this.cached += bytes;
-          added.push({ segment: active.n, offset: active.size, points: w.batch.size, bytes, batch: keep ? w.batch : undefined, acked: false });
+          added.push({ segment: active.n, offset: active.size, points: w.batch.size, bytes, removal: w.batch.removal, batch: keep ? w.batch : undefined, acked: false });
           active.size += HEADER + COUNT + bytes;
         }
         await this.flushTo(this.active!, buffers);
@@ -252,7 +267,7 @@ export class DiskQueue implements QueueStore<DiskRecord> {
       const buf = Buffer.allocUnsafe(r.bytes);
       const { bytesRead } = await reader.read(buf, 0, r.bytes, r.offset + HEADER + COUNT);
       if (bytesRead !== r.bytes) throw new Error(`queue segment ${segmentName(r.segment)} ends inside a record at ${r.offset}`);
-      batches.push(PointBatch.fromLineProtocol([buf], r.points));
+      batches.push(PointBatch.fromLineProtocol([buf], r.points, r.removal));
     }
     return PointBatch.concat(batches);
   }

@@ -59,6 +59,11 @@ export class HttpServer implements RouteRegistrar {
     });
   }
 
+  /** Whether a route is registered for exactly this method and path. */
+  handles(method: HttpMethod, path: string): boolean {
+    return this.seen.has(`${method} ${path}`);
+  }
+
   route(methods: HttpMethod[], path: string | RegExp, handler: Koa.Middleware, label?: string): void {
     for (const m of methods) {
       const key = `${m} ${String(path)}`;

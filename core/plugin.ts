@@ -7,7 +7,7 @@ import type { QueueOptions } from "./delivery.ts";
 import type { PointBatch } from "./batch.ts";
 import type { Registry as MetricsRegistry } from "prom-client";
 
-export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH";
+export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS";
 
 export interface RouteRegistrar {
   /**
@@ -21,10 +21,20 @@ export interface InputContext {
   log: Logger;
   http: RouteRegistrar;
   /**
-   * Hands points to the delivery pipeline, all or nothing. Rejects with a
-   * BackpressureError when a sink cannot take them; nothing is accepted then.
+   * Hands points to the delivery pipeline, all or nothing. Throws a BackpressureError
+   * synchronously, with nothing accepted, when a sink cannot take them (so an input can apply
+   * its own state change in the same step); rejects when a disk queue could not keep them.
    */
   emit(batch: PointBatch): Promise<void>;
+  /**
+   * Hands series that ended (a PointBatch.removals batch) to the sinks that understand
+   * removals (Sink.acceptsRemovals); the others never see it. Same contract as emit: all or
+   * nothing, a BackpressureError when such a sink cannot take it. Resolves at once when no
+   * sink accepts removals.
+   */
+  retract(batch: PointBatch): Promise<void>;
+  /** Whether any sink accepts removals: when none does, an input need not build them. */
+  removalsWanted(): boolean;
   /** The agent's own metrics (served at GET /metrics): an input registers its counters here. */
   metrics: MetricsRegistry;
 }
@@ -47,6 +57,11 @@ export interface SinkContext {
 
 export interface Sink {
   start?(): Promise<void>;
+  /**
+   * Set by a sink that can do something with series that ended: it is then also given removal
+   * batches (batch.removal) through write, in order with the other batches.
+   */
+  readonly acceptsRemovals?: boolean;
   /** Writes one batch; rejects when it was not written, so the pipeline may retry it. */
   write(batch: PointBatch): Promise<void>;
   close(): Promise<void>;

@@ -7,6 +7,8 @@ export interface StoredRecord {
   points: number;
   /** Bytes of line protocol. */
   bytes: number;
+  /** A removal batch (PointBatch.removal). */
+  removal: boolean;
 }
 
 export interface QueueStore<R extends StoredRecord = StoredRecord> {
@@ -32,12 +34,18 @@ export interface QueueStore<R extends StoredRecord = StoredRecord> {
   close(): Promise<void>;
 }
 
-/** Takes waiting records in order up to the limits; `busy` marks those being written. */
+/**
+ * Takes waiting records in order up to the limits; `busy` marks those being written. Only
+ * records of the kind at the head of the queue are taken, up to the first of the other kind,
+ * busy records included: a removal then reaches the sink after every batch queued before it
+ * was written and before any queued after it, even with several writes in flight.
+ */
 export function takeRecords<R extends StoredRecord>(records: readonly R[], busy: Set<R>, maxPoints: number, maxBytes: number): R[] {
   const out: R[] = [];
   let points = 0;
   let bytes = 0;
   for (const r of records) {
+    if (r.removal !== records[0].removal) break;
     if (busy.has(r)) continue;
     if (out.length > 0 && (points + r.points > maxPoints || bytes + r.bytes > maxBytes)) break;
     out.push(r);
@@ -77,7 +85,7 @@ export class MemoryStore implements QueueStore<MemoryRecord> {
   }
 
   async append(batch: PointBatch): Promise<void> {
-    this.records.push({ batch, points: batch.size, bytes: batch.byteLength() });
+    this.records.push({ batch, points: batch.size, bytes: batch.byteLength(), removal: batch.removal });
     this.points += batch.size;
     this.bytes += batch.byteLength();
   }

@@ -286,6 +286,16 @@ describe("disk queue", () => {
     expect(DiskQueue.open(dir, opts, log).points).to.equal(0);
   });
 
+  it("writes appends made back to back, each as soon as the one before resolved", async () => {
+    // The caller resumes before the writer has ended: an append then must start a new one.
+    const dir = tempDir();
+    const store = DiskQueue.open(dir, opts, log);
+    for (const name of ["a", "b", "c"]) await store.append(batch(name));
+    expect(store.points).to.equal(3);
+    await store.close();
+    expect(DiskQueue.open(dir, opts, log).points).to.equal(3);
+  });
+
   it("starts a new segment past segment_bytes and deletes each once it was delivered", async () => {
     const dir = tempDir();
     const store = DiskQueue.open(dir, { segmentBytes: 4096, maxBytes: 1 << 30 }, log);

@@ -18,6 +18,7 @@ import type { Point } from "../../core/point.ts";
 import { Registry } from "../../core/registry.ts";
 import remoteWrite, {
   encodeStaleMarkers,
+  encodeStaleSamples,
   encodeWriteRequest,
   isStaleNaN,
   metricName,
@@ -264,6 +265,19 @@ describe("prometheus_remote_write sink", () => {
 
     it("refuses a marker time that is not an integer of ms", () => {
       expect(() => encodeStaleMarkers([{ __name__: "m" }], 1.5)).to.throw(RangeError);
+    });
+
+    it("encodeStaleSamples puts a marker at every sample's time, whatever its value", () => {
+      const labels = [{ name: "__name__", value: "m_v" }];
+      const body = encodeStaleSamples([{ labels, samples: [{ value: 0, timestamp: 1000 }, { value: 42, timestamp: 2000 }] }]);
+      const marker = Buffer.from([0x09, 0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]);
+      let count = 0;
+      for (let i = body.indexOf(marker); i !== -1; i = body.indexOf(marker, i + 1)) count++;
+      expect(count).to.equal(2);
+      const [s] = decode(body).timeseries;
+      expect(s.labels).to.deep.equal(labels);
+      expect(s.samples.map((x) => x.timestamp)).to.deep.equal([1000, 2000]);
+      expect(s.samples.every((x) => Number.isNaN(x.value))).to.equal(true);
     });
   });
 
@@ -599,6 +613,74 @@ describe("prometheus_remote_write sink", () => {
       const decoded = decode(body).timeseries;
       expect(decoded.map((t) => t.labels.map((l) => l.value).join(","))).to.deep.equal(["http_requests_total,200,api", "http_requests_total,500,api"]);
       expect(decoded.every((t) => t.samples.length === 1 && t.samples[0].timestamp === 1_700_000_002_000)).to.equal(true);
+    });
+
+    describe("removal batches", () => {
+      const removal = () =>
+        PointBatch.removals([
+          point("http", { code: "200", job: "api" }, { requests_total: 0, duration_seconds_sum: 0 }, 1_700_000_002_345_678_901n),
+          point("http", { code: "500", job: "api" }, { requests_total: 0 }, 1_700_000_003_000_000_000n),
+        ]);
+      const MARKER = Buffer.from([0x09, 0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]);
+
+      it("the sink accepts removals", () => {
+        expect(sink().acceptsRemovals).to.equal(true);
+      });
+
+      it("are written as one staleness marker per series <measurement>_<field> + tags, at the points' times in ms", async () => {
+        const s = sink();
+        await s.write(removal());
+        await s.close();
+        expect(seen).to.have.length(1);
+        expect(seen[0].url).to.equal("/api/v1/write?tenant=t1");
+        expect(seen[0].headers["content-encoding"]).to.equal("snappy");
+        const body = uncompressSync(seen[0].body) as Buffer;
+        let markers = 0;
+        for (let i = body.indexOf(MARKER); i !== -1; i = body.indexOf(MARKER, i + 1)) markers++;
+        expect(markers).to.equal(3);
+        const got = decode(body).timeseries.map((t) => ({
+          series: t.labels.map((l) => `${l.name}=${l.value}`).join(","),
+          times: t.samples.map((x) => x.timestamp),
+          nan: t.samples.every((x) => Number.isNaN(x.value)),
+        }));
+        expect(got).to.deep.equal([
+          { series: "__name__=http_requests_total,code=200,job=api", times: [1_700_000_002_345], nan: true },
+          { series: "__name__=http_duration_seconds_sum,code=200,job=api", times: [1_700_000_002_345], nan: true },
+          { series: "__name__=http_requests_total,code=500,job=api", times: [1_700_000_003_000], nan: true },
+        ]);
+      });
+
+      it("read back from line protocol (a disk queue) they are still markers, not zeros", async () => {
+        const s = sink();
+        const r = removal();
+        await s.write(PointBatch.fromLineProtocol(r.lineProtocol(), r.size, true));
+        await s.close();
+        const body = uncompressSync(seen[0].body) as Buffer;
+        expect(body.indexOf(MARKER)).to.be.above(0);
+        expect(decode(body).timeseries.every((t) => t.samples.every((x) => Number.isNaN(x.value)))).to.equal(true);
+      });
+
+      it("are retried and refused like any batch", async () => {
+        reply = (_req, res) => res.writeHead(503, { "Retry-After": "3" }).end("busy");
+        let s = sink();
+        let e = await s.write(removal()).then(
+          () => expect.fail("expected a 503 to fail the write"),
+          (x) => x as SinkWriteError,
+        );
+        await s.close();
+        expect(e).to.be.instanceOf(SinkWriteError);
+        expect(e.retry).to.equal(true);
+        expect(e.detail.retryAfterMs).to.equal(3000);
+        reply = (_req, res) => res.writeHead(400).end("out of order sample");
+        s = sink();
+        e = await s.write(removal()).then(
+          () => expect.fail("expected a 400 to fail the write"),
+          (x) => x as SinkWriteError,
+        );
+        await s.close();
+        expect(e.retry).to.equal(false);
+        expect(e.detail).to.deep.equal({ status: 400, response: "out of order sample" });
+      });
     });
 
     it("the client can be used on its own", async () => {

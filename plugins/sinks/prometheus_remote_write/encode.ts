@@ -55,12 +55,24 @@ export function encodeStaleMarkers(series: readonly LabelSet[], timeMs: number):
   const byKey = new Map<string, TimeSeries>();
   for (const set of series) {
     const labels = labelsOf(set);
-    byKey.set(seriesKey(labels), { labels, samples: [{ value: STALE_NAN, timestamp: timeMs }] });
+    byKey.set(seriesKey(labels), { labels, samples: [{ value: 0, timestamp: timeMs }] });
   }
-  const body = encodeWriteRequest([...byKey.values()]);
+  return encodeStaleSamples([...byKey.values()]);
+}
+
+/**
+ * The WriteRequest (protobuf, not compressed) that puts a staleness marker at the time of every
+ * sample of the given series, whatever its value: how removals (series that ended, with their
+ * end times) are written. Throws like encodeStaleMarkers if a marker lost its bits.
+ */
+export function encodeStaleSamples(series: readonly TimeSeries[]): Buffer {
+  // New sample objects: the marker keeps its bits only as an object property (see STALE_NAN).
+  const marked = series.map((s) => ({ labels: s.labels, samples: s.samples.map((x) => ({ value: STALE_NAN, timestamp: x.timestamp })) }));
+  const expected = marked.reduce((n, s) => n + s.samples.length, 0);
+  const body = encodeWriteRequest(marked);
   // A Sample's value field cannot be mistaken inside a string: 0xf0 0x7f is not valid UTF-8.
   let found = 0;
   for (let i = body.indexOf(STALE_SAMPLE_VALUE); i !== -1; i = body.indexOf(STALE_SAMPLE_VALUE, i + 1)) found++;
-  if (found !== byKey.size) throw new Error(`staleness markers lost their NaN bits while encoding (${found} of ${byKey.size} intact)`);
+  if (found !== expected) throw new Error(`staleness markers lost their NaN bits while encoding (${found} of ${expected} intact)`);
   return body;
 }

@@ -3,16 +3,18 @@
 // a protobuf WriteRequest (this folder's remote.proto), snappy block-compressed, POSTed.
 //
 // series.ts turns points into series, encode.ts series into request bytes, client.ts sends
-// them; this module is the sink the agent configures. What a caller needs to end series early
-// (staleness markers) is exported here too.
+// them; this module is the sink the agent configures. It accepts removal batches (series that
+// ended, core/batch.ts) and writes them as staleness markers, so that queries stop showing a
+// deleted series at once rather than its last value for 5 minutes. What a caller needs to end
+// series itself is exported here too.
 import { defineSink, type Sink } from "../../../core/plugin.ts";
 import { RemoteWriteClient, writeStaleMarkers } from "./client.ts";
-import { encodeWriteRequest } from "./encode.ts";
+import { encodeStaleSamples, encodeWriteRequest } from "./encode.ts";
 import { options } from "./options.ts";
 import { pointsToTimeSeries, type LabelSet } from "./series.ts";
 
 export { RemoteWriteClient, writeStaleMarkers } from "./client.ts";
-export { compressWriteRequest, encodeStaleMarkers, encodeWriteRequest, isStaleNaN, STALE_NAN, STALE_NAN_BITS, WriteRequestType } from "./encode.ts";
+export { compressWriteRequest, encodeStaleMarkers, encodeStaleSamples, encodeWriteRequest, isStaleNaN, STALE_NAN, STALE_NAN_BITS, WriteRequestType } from "./encode.ts";
 export { validateOptions, type RemoteWriteOptions } from "./options.ts";
 export {
   labelsOf,
@@ -58,11 +60,14 @@ export default defineSink({
   create(options, ctx): RemoteWriteSink {
     const client = new RemoteWriteClient(options);
     return {
+      acceptsRemovals: true,
       async write(batch) {
+        // A removal names the series that ended and, as its points' times, when: the same
+        // series as its points would write to, each marked stale at that time.
         const series = pointsToTimeSeries(batch.points());
         if (series.length === 0) return;
-        await client.send(encodeWriteRequest(series));
-        ctx.log.debug({ points: batch.size, series: series.length }, "remote write sent");
+        await client.send(batch.removal ? encodeStaleSamples(series) : encodeWriteRequest(series));
+        ctx.log.debug({ points: batch.size, series: series.length, removal: batch.removal }, batch.removal ? "staleness markers sent" : "remote write sent");
       },
       writeStaleMarkers(series, timeMs) {
         return writeStaleMarkers(client, series, timeMs);
