@@ -4,32 +4,19 @@
 // Retry-After); any other status is a refusal of the batch itself. The sinks that use it own
 // their body (encoding, compression, headers) and how their failures read; nothing here knows
 // a backend.
-import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { SinkWriteError } from "./errors.ts";
 import { formatDuration } from "./options.ts";
+import { VERSION } from "./version.ts";
 
 /** Bytes of a backend's answer kept with an error (and with a batch set aside). */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Characters of the answer quoted in a message by default. */
 const SNIPPET_CHARS = 300;
 
-function pushkitVersion(): string {
-  // From the sources (tsx) core/ is one level below package.json; from dist/, two.
-  for (const rel of ["../package.json", "../../package.json"]) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "pushkit" && pkg.version) return pkg.version;
-    } catch {
-      // not there: try the next candidate
-    }
-  }
-  return "unknown";
-}
-
 /** Sent unless a sink's headers name another User-Agent: backends log it, proxies route by it. */
-export const USER_AGENT = `pushkit/${pushkitVersion()}`;
+export const USER_AGENT = `pushkit/${VERSION}`;
 
 /** Query parameters whose values never appear in messages or logs (InfluxDB 1.x takes p=). */
 const SECRET_PARAMS = new Set(["p", "password", "token", "access_token", "api_key", "apikey", "secret"]);

@@ -11,6 +11,8 @@
 #     network sinks are tested against (started by the tests on loopback ports;
 #     the packages' own services are not used)
 #   - wrk: the HTTP load generator shared by both targets
+#   - chromium: the real browser (driven by playwright-core, which downloads
+#     nothing) that the status page of the pushgateway input is tested in
 #
 # Idempotent: packages already installed are skipped, and `apt-get update`
 # runs at most once, only when something is actually missing. Run as root.
@@ -29,6 +31,7 @@ PACKAGES=(
   victoria-metrics
   prometheus
   wrk
+  chromium
 )
 
 is_installed() {

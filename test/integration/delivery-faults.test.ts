@@ -508,7 +508,7 @@ describe("delivery under faults (integration: the agent and a real InfluxDB 1.6,
     expect(lines.slice(1).sort()).to.deep.equal(range(0, 3).map((i) => `conflict,i=${i},instance=db1,job=faults value=2.5 ${(T0 + 5000) * 1_000_000}`));
     const logged = await waitForLog(agent, (l) => l.msg.startsWith("backend refused a batch for good"), "dead-letter error");
     expect(logged).to.include({ status: 400, points: 3, file });
-    expect(await metric(agent, "pushkit_sink_write_failures_total", '{sink="influxdb",retry="false"}')).to.equal(1);
+    expect(await metric(agent, "pushkit_sink_write_failures_total", '{retry="false",sink="influxdb"}')).to.equal(1);
     // Nothing of it was stored, and the agent goes on: later pushes arrive.
     expect(await influxQuery(influx, db, `SELECT value FROM conflict WHERE time > ${T0}ms`)).to.deep.equal([]);
     const later = await pushAll(agent, range(0, 30), 3);

@@ -70,13 +70,6 @@ const DIFFERENCES: Difference[] = [
     reason: "pushkit answers 413 over max_body_bytes / max_decompressed_bytes (set to 256 KiB / 1 MiB here); the reference has no limits",
   },
   {
-    name: "consistency checks",
-    aspect: "status",
-    match: has("duplicate-series"),
-    reason:
-      "the reference's consistency checks (duplicate series, type conflicts) belong to the group-store issue; pushkit keeps no store yet and converts every sample",
-  },
-  {
     name: "router redirects",
     aspect: "status",
     match: (c) => has("empty-segment", "dot-segment")(c) || ids("url-empty-job", "url-empty-job-post", "method-delete-empty-job", "url-b64-job-name-upper")(c),

@@ -5,8 +5,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import type { RefRequest } from "./reference-corpus.ts";
+import { freePort } from "./backends.ts";
 
 export const REFERENCE_BINARY = "/usr/bin/prometheus-pushgateway";
 
@@ -62,34 +62,26 @@ export async function getJson(base: string, p: string): Promise<unknown> {
   return JSON.parse(a.text);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RunningReference {
   url: string;
+  /** host:port */
+  address: string;
   pid: number;
   child: ChildProcess;
   output(): string;
   stop(): Promise<void>;
 }
 
-/** Starts the reference with no persistence file; fails (never skips) when it is not installed. */
-export async function startReference(): Promise<RunningReference> {
+/** Starts the reference with no persistence file (and extraArgs); fails (never skips) when it is not installed. */
+export async function startReference(extraArgs: readonly string[] = []): Promise<RunningReference> {
   if (!existsSync(REFERENCE_BINARY)) {
     throw new Error(`${REFERENCE_BINARY} is not installed; run scripts/setup-peers.sh (Debian package prometheus-pushgateway)`);
   }
   let lastError = "";
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child = spawn(REFERENCE_BINARY, [`--web.listen-address=127.0.0.1:${port}`, "--persistence.file=", "--log.level=warn"], {
+    const child = spawn(REFERENCE_BINARY, [`--web.listen-address=127.0.0.1:${port}`, "--persistence.file=", "--log.level=warn", ...extraArgs], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -103,6 +95,7 @@ export async function startReference(): Promise<RunningReference> {
       if (a.status === 200) {
         return {
           url,
+          address: `127.0.0.1:${port}`,
           pid: child.pid!,
           child,
           output: () => output,

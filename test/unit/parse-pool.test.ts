@@ -37,7 +37,8 @@ describe("parse workers", function () {
   it("produce exactly the line protocol the main thread produces", async () => {
     const b = body();
     const expected = inline(b);
-    const batch = await pool.run(Buffer.from(b), "text", grouping, received);
+    const { batch, families } = await pool.run(Buffer.from(b), "text", grouping, received);
+    expect(families).to.deep.equal([]);
     expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(expected);
     expect(batch.size).to.equal(expected.split("\n").length - 1);
     expect(batch.size).to.equal(200 * 5 + 2);
@@ -47,7 +48,7 @@ describe("parse workers", function () {
     const b = body();
     const big = Buffer.concat([Buffer.from("prefix"), b, Buffer.from("suffix")]);
     const view = big.subarray(6, 6 + b.length);
-    const batch = await pool.run(view, "text", grouping, received);
+    const { batch } = await pool.run(view, "text", grouping, received);
     expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(inline(b));
     expect(big.subarray(0, 6).toString()).to.equal("prefix");
     expect(big.length).to.equal(b.length + 12);
@@ -82,8 +83,10 @@ describe("parse workers", function () {
 
   it("run several pushes at once and answer each with its own points", async () => {
     const bodies = Array.from({ length: 6 }, (_, i) => Buffer.from(`m_${i} ${i} 1700000000000\n`));
-    const batches = await Promise.all(bodies.map((b) => pool.run(b, "text", grouping, received)));
-    batches.forEach((batch, i) => {
+    const parsed = await Promise.all(bodies.map((b) => pool.run(b, "text", grouping, received, true)));
+    parsed.forEach(({ batch, families }, i) => {
+      expect(families.map((f) => f.name)).to.deep.equal([`m_${i}`]);
+      expect(families[0].metrics[0]).to.include({ value: i, timestampMs: 1700000000000 });
       expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(`m,dc=eu,instance=i1,job=batch ${i}=${i} 1700000000000000000\n`);
     });
   });

@@ -3,8 +3,18 @@
 import { opt } from "../../../core/options.ts";
 import { defineInput, type InputContext } from "../../../core/plugin.ts";
 import type { ConvertOptions } from "./convert.ts";
+import path from "node:path";
+import { Counter } from "prom-client";
+import { VERSION } from "../../../core/version.ts";
+import { apiRoutes } from "./api.ts";
+import { Converter } from "./convert.ts";
+import { Groups } from "./groups.ts";
+import { ownNames } from "./own-metrics.ts";
 import { ParsePool } from "./parse-pool.ts";
+import { Persistence } from "./persistence.ts";
 import { pushRoutes } from "./routes.ts";
+import { statusPage } from "./status-page.ts";
+import { GroupStore } from "./store.ts";
 
 /** What a parse worker needs to convert like the main thread: plain data, it is copied to the worker. */
 function convertOptions(o: ConvertOptions): ConvertOptions {
@@ -62,6 +72,36 @@ export const pushgatewayOptions = {
     min: 0,
     description: "Pushes at least this large (after decompression) go to a parse worker; smaller ones are cheaper to parse on the main thread.",
   }),
+  consistency_check: opt.boolean({
+    default: true,
+    description: "Refuse (400) a push that the store could not serve consistently: a name with two types, the same series in two groups, x_count/x_sum/x_bucket beside a summary or histogram x. A refused push changes nothing but its group's failure time.",
+  }),
+  reject_timestamps: opt.boolean({
+    default: false,
+    description: "Refuse (400) pushes whose samples carry timestamps, as the reference Pushgateway does; by default they are kept and honoured.",
+  }),
+  group_ttl: opt.duration({
+    default: 0,
+    description: 'Remove a group not pushed for this long, e.g. "24h"; 0 keeps groups until deleted.',
+  }),
+  max_groups: opt.integer({
+    default: 100_000,
+    min: 0,
+    description: "Most groups kept; a push that would start one more is refused with 507. 0 for no limit.",
+  }),
+  persistence_file: opt.string({
+    default: "",
+    description: "File the groups are kept in across restarts (written atomically); empty keeps them in memory only.",
+  }),
+  persistence_interval: opt.duration({
+    default: 5 * 60_000,
+    min: 1000,
+    description: "How often the persistence file is rewritten when groups changed (and always at shutdown).",
+  }),
+  enable_admin_api: opt.boolean({
+    default: false,
+    description: "Serve PUT <route_prefix>/api/v1/admin/wipe, which deletes every group.",
+  }),
   tags: opt.stringMap({
     default: {},
     description: "Static tags added to every point; a body label or grouping label of the same name wins.",
@@ -69,21 +109,53 @@ export const pushgatewayOptions = {
   }),
 };
 
+const EXPIRED = "pushkit_pushgateway_groups_expired_total";
+
 export default defineInput({
   name: "pushgateway",
   description: "Prometheus Pushgateway-compatible push endpoint",
   options: pushgatewayOptions,
   create(options, ctx: InputContext) {
     let pool: ParsePool | undefined;
-    pushRoutes(options, ctx, () => pool);
+    const store = new GroupStore(options, ownNamesOf(ctx.metrics));
+    const expired = (ctx.metrics.getSingleMetric(EXPIRED) as Counter | undefined) ?? new Counter({ name: EXPIRED, help: "Groups removed because they were not pushed for group_ttl.", registers: [ctx.metrics] });
+    const persistence = options.persistence_file ? new Persistence(path.resolve(options.persistence_file), options.persistence_interval, store, ctx.log) : undefined;
+    const groups = new Groups(store, ctx, new Converter(options), ctx.log, { expired: (n) => expired.inc(n) });
+    pushRoutes(options, ctx, groups, () => pool);
+    apiRoutes(options, ctx, groups, { version: VERSION, startedMs: Date.now(), flags: flags(options) });
+    statusPage(options, ctx, groups);
     return {
       async start() {
+        await persistence?.load();
+        persistence?.start();
+        groups.startExpiry(options.group_ttl);
         if (options.parse_workers > 0) pool = new ParsePool(options.parse_workers, convertOptions(options), ctx.log);
       },
       async stop() {
+        groups.stopExpiry();
+        persistence?.stop();
         await pool?.close();
         pool = undefined;
       },
     };
   },
 });
+
+/** The options as the status API shows them (the reference shows its command-line flags). */
+function flags(o: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]));
+}
+
+/** The agent's own metric names, read again only when the registry gained or lost a metric. */
+function ownNamesOf(registry: InputContext["metrics"]): () => ReadonlySet<string> {
+  let names = new Set<string>();
+  let seen = -1;
+  return () => {
+    const all = registry.getMetricsAsArray();
+    if (all.length !== seen) {
+      seen = all.length;
+      names = ownNames(registry);
+    }
+    return names;
+  };
+}

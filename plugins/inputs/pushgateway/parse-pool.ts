@@ -9,11 +9,18 @@ import type { Logger } from "pino";
 import { PointBatch } from "../../../core/batch.ts";
 import { HttpError } from "../../../core/errors.ts";
 import type { ConvertOptions } from "./convert.ts";
+import type { MetricFamily } from "./families.ts";
 import type { BodyFormat } from "./formats.ts";
 import type { ParseJob, ParseResult } from "./parse-worker.ts";
 
+/** A push parsed by a worker: its points, and its families when they were asked for. */
+export interface Parsed {
+  batch: PointBatch;
+  families: MetricFamily[];
+}
+
 interface Pending {
-  resolve(batch: PointBatch): void;
+  resolve(parsed: Parsed): void;
   reject(e: Error): void;
 }
 
@@ -62,7 +69,7 @@ export class ParsePool {
       const job = slot.jobs.get(r.id);
       if (!job) return;
       slot.jobs.delete(r.id);
-      if (r.ok) job.resolve(PointBatch.fromLineProtocol([Buffer.from(r.lineProtocol.buffer, r.lineProtocol.byteOffset, r.lineProtocol.byteLength)], r.size));
+      if (r.ok) job.resolve({ batch: PointBatch.fromLineProtocol([Buffer.from(r.lineProtocol.buffer, r.lineProtocol.byteOffset, r.lineProtocol.byteLength)], r.size), families: r.families ?? [] });
       else job.reject(r.parseError ? new HttpError(400, r.message) : new Error(r.message));
     });
     // A worker that dies fails its own pushes (500) and is replaced; the others go on. One
@@ -115,8 +122,8 @@ export class ParsePool {
     return this.slots.length ? this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a)) : undefined;
   }
 
-  /** Parses, converts and encodes a body in a worker. */
-  run(body: Buffer, format: BodyFormat, grouping: ReadonlyMap<string, string>, receivedNs: bigint): Promise<PointBatch> {
+  /** Parses, converts and encodes a body in a worker; `withFamilies` also brings the parsed families back (copied). */
+  run(body: Buffer, format: BodyFormat, grouping: ReadonlyMap<string, string>, receivedNs: bigint, withFamilies = false): Promise<Parsed> {
     const slot = this.pick();
     if (!slot) return Promise.reject(new Error("no parse worker is running"));
     const id = this.nextId++;
@@ -124,7 +131,7 @@ export class ParsePool {
     // shared memory (e.g. Node's buffer pool) is copied first.
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
     const bytes = own ? new Uint8Array(body.buffer, 0, body.byteLength) : new Uint8Array(body);
-    const job: ParseJob = { id, body: bytes, format, grouping: [...grouping], receivedNs: String(receivedNs) };
+    const job: ParseJob = { id, body: bytes, format, grouping: [...grouping], receivedNs: String(receivedNs), withFamilies };
     return new Promise((resolve, reject) => {
       slot.jobs.set(id, { resolve, reject });
       slot.worker.postMessage(job, [bytes.buffer as ArrayBuffer]);

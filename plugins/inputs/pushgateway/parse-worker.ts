@@ -4,7 +4,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { LineWriter } from "../../../core/lineprotocol.ts";
 import { Converter, type ConvertOptions } from "./convert.ts";
-import { BodyParseError } from "./families.ts";
+import { BodyParseError, type MetricFamily } from "./families.ts";
 import { parseBody, type BodyFormat } from "./formats.ts";
 
 export interface ParseJob {
@@ -13,10 +13,12 @@ export interface ParseJob {
   format: BodyFormat;
   grouping: [string, string][];
   receivedNs: string;
+  /** Send the parsed families back too (the group store keeps them). */
+  withFamilies: boolean;
 }
 
 export type ParseResult =
-  | { id: number; ok: true; lineProtocol: Uint8Array; size: number }
+  | { id: number; ok: true; lineProtocol: Uint8Array; size: number; families?: MetricFamily[] }
   | { id: number; ok: false; parseError: boolean; message: string };
 
 /** Sent once, when the worker has loaded its code and can take jobs. */
@@ -31,7 +33,8 @@ parentPort!.on("message", (job: ParseJob) => {
     const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
     // Straight into line protocol: no point objects to make, or to collect afterwards.
     const writer = new LineWriter();
-    converter.write(parseBody(body, job.format), new Map(job.grouping), BigInt(job.receivedNs), writer);
+    const families = parseBody(body, job.format);
+    converter.write(families, new Map(job.grouping), BigInt(job.receivedNs), writer);
     const chunks = writer.finish();
     // One fresh buffer: small chunks may live in Node's shared pool, which must not be transferred.
     const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
@@ -41,7 +44,7 @@ parentPort!.on("message", (job: ParseJob) => {
       at += c.length;
     }
     transfer.push(out.buffer);
-    result = { id: job.id, ok: true, lineProtocol: out, size: writer.lines };
+    result = { id: job.id, ok: true, lineProtocol: out, size: writer.lines, ...(job.withFamilies ? { families } : {}) };
   } catch (e) {
     result = { id: job.id, ok: false, parseError: e instanceof BodyParseError, message: (e as Error).message };
   }

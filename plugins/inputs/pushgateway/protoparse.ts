@@ -23,7 +23,7 @@ export class ProtoParseError extends BodyParseError {
 }
 
 const SCHEMA = readFileSync(new URL("./metrics.proto", import.meta.url), "utf8");
-const MetricFamilyMessage = protobuf.parse(SCHEMA, { keepCase: true }).root.lookupType("io.prometheus.client.MetricFamily");
+export const MetricFamilyMessage = protobuf.parse(SCHEMA, { keepCase: true }).root.lookupType("io.prometheus.client.MetricFamily");
 
 // Label names and values repeat across metrics and pushes: short ASCII strings are interned
 // in a direct-mapped table, compared by their bytes, so most strings cost no allocation.

@@ -1,6 +1,6 @@
-// HTTP routes of the pushgateway input: PUT/POST ingest a push, DELETE validates the
-// grouping key. A push is all or nothing: it is read, parsed and converted whole before
-// any point is handed on, and any error answers 4xx with nothing ingested.
+// Push routes of the pushgateway input: PUT/POST store a push in its group and hand its points
+// on, DELETE removes a group. A push is all or nothing: it is read, parsed, converted and
+// checked whole before anything is kept, and any error answers 4xx with nothing ingested.
 import type { Context } from "koa";
 import { PointBatch } from "../../../core/batch.ts";
 import { MemoryBudget, readBody } from "../../../core/body.ts";
@@ -12,7 +12,9 @@ import { parseGroupingPath, type GroupingKey } from "./grouping.ts";
 import { BodyParseError, type MetricFamily } from "./families.ts";
 import { bodyFormat, parseBody as parseAs, type BodyFormat } from "./formats.ts";
 import { PushMetrics } from "./metrics.ts";
-import type { ParsePool } from "./parse-pool.ts";
+import type { Groups } from "./groups.ts";
+import type { Parsed, ParsePool } from "./parse-pool.ts";
+import { GroupFullError, InconsistentPushError } from "./store.ts";
 
 export interface RouteOptions extends ConvertOptions {
   route_prefix: string;
@@ -42,11 +44,19 @@ export function parseBody(body: Buffer, format: BodyFormat): MetricFamily[] {
   }
 }
 
+/** How a refusal of the store is answered. */
+function storeError(e: unknown): unknown {
+  if (e instanceof InconsistentPushError) return new HttpError(400, e.message);
+  if (e instanceof GroupFullError) return new HttpError(507, e.message);
+  return e;
+}
+
 /**
- * Registers the routes. `pool()` gives the parse workers when there are any: bodies of at
- * least parse_worker_min_bytes go there, smaller ones are cheaper to parse right here.
+ * Registers the push routes. `pool()` gives the parse workers when there are any: bodies of at
+ * least parse_worker_min_bytes go there, smaller ones are cheaper to parse right here. Writes
+ * to one group are applied in the order their requests arrived, whatever each takes to parse.
  */
-export function pushRoutes(o: RouteOptions, input: InputContext, pool: () => ParsePool | undefined): void {
+export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups, pool: () => ParsePool | undefined): void {
   const base = `${o.route_prefix}/metrics/job`;
   const pattern = new RegExp(`^${escapeRegExp(base)}(?:@base64)?/`);
   const converter = new Converter(o);
@@ -62,26 +72,38 @@ export function pushRoutes(o: RouteOptions, input: InputContext, pool: () => Par
       let format: BodyFormat | undefined;
       try {
         const key = groupingKey(ctx, base.length);
-        const reservation = budget.reserve();
-        let batch: PointBatch;
+        const turn = groups.turn(key.labels);
         try {
-          const body = await readBody(ctx.req, { maxBodyBytes: o.max_body_bytes, maxDecompressedBytes: o.max_decompressed_bytes, reservation });
-          const received = nowNs();
-          format = bodyFormat(ctx.req.headers["content-type"], body);
-          const workers = pool();
-          batch =
-            workers?.available && body.length >= o.parse_worker_min_bytes
-              ? await workers.run(body, format, key.labels, received)
-              : PointBatch.fromPoints(converter.convert(parseBody(body, format), key.labels, received));
-        } catch (e) {
-          if (format !== undefined && e instanceof HttpError && e.status === 400) metrics.parseErrors.inc({ format });
-          throw e;
+          const reservation = budget.reserve();
+          let parsed: Parsed;
+          try {
+            const body = await readBody(ctx.req, { maxBodyBytes: o.max_body_bytes, maxDecompressedBytes: o.max_decompressed_bytes, reservation });
+            const received = nowNs();
+            format = bodyFormat(ctx.req.headers["content-type"], body);
+            const workers = pool();
+            if (workers?.available && body.length >= o.parse_worker_min_bytes) {
+              parsed = await workers.run(body, format, key.labels, received, true);
+            } else {
+              const families = parseBody(body, format);
+              parsed = { families, batch: PointBatch.fromPoints(converter.convert(families, key.labels, received)) };
+            }
+          } catch (e) {
+            if (format !== undefined && e instanceof HttpError && e.status === 400) metrics.parseErrors.inc({ format });
+            throw e;
+          } finally {
+            reservation.release();
+          }
+          await turn.ready;
+          try {
+            await groups.push(ctx.method === "PUT", key.labels, parsed.families, parsed.batch);
+          } catch (e) {
+            throw storeError(e);
+          }
+          metrics.points.inc({ format }, parsed.batch.size);
+          input.log.debug({ method: ctx.method, job: key.job, points: parsed.batch.size }, "push accepted");
         } finally {
-          reservation.release();
+          turn.done();
         }
-        await input.emit(batch);
-        metrics.points.inc({ format }, batch.size);
-        input.log.debug({ method: ctx.method, job: key.job, points: batch.size }, "push accepted");
         ctx.status = 200;
         ctx.body = "";
         metrics.pushes.inc({ method: ctx.method, code: "200" });
@@ -97,10 +119,18 @@ export function pushRoutes(o: RouteOptions, input: InputContext, pool: () => Par
     ["DELETE"],
     pattern,
     async (ctx) => {
-      groupingKey(ctx, base.length);
+      const key = groupingKey(ctx, base.length);
       ctx.req.resume();
+      const turn = groups.turn(key.labels);
+      try {
+        await turn.ready;
+        groups.delete(key.labels);
+      } finally {
+        turn.done();
+      }
       ctx.status = 202;
       ctx.body = "";
+      metrics.pushes.inc({ method: "DELETE", code: "202" });
     },
     label,
   );

@@ -1,0 +1,251 @@
+// The scrape side: every group's families merged by name and sorted as the reference gathers
+// them, written as text 0.0.4, delimited protobuf or OpenMetrics 1.0, whichever the Accept
+// header asks for first (text when it asks for none of them).
+import { parseMediaType } from "../../../core/mediatype.ts";
+import { formatGoFloat } from "./goformat.ts";
+import type { Metric, MetricFamily, MetricType } from "./families.ts";
+import { MetricFamilyMessage } from "./protoparse.ts";
+import { groupGaugeLabels, PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, PUSH_TIME, PUSH_TIME_HELP, type Group } from "./store.ts";
+
+export type ScrapeFormat = "text" | "protobuf" | "openmetrics";
+
+export const CONTENT_TYPES: Record<ScrapeFormat, string> = {
+  text: "text/plain; version=0.0.4; charset=utf-8",
+  protobuf: "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+  openmetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+};
+
+/** The first format the Accept header names, by descending q (in order of appearance on ties). */
+export function negotiate(accept: string | undefined): ScrapeFormat {
+  if (!accept) return "text";
+  const ranked: { format: ScrapeFormat | undefined; q: number; at: number }[] = [];
+  accept.split(",").forEach((part, at) => {
+    const mt = parseMediaType(part.trim());
+    if (!mt) return;
+    const q = Number(mt.params.get("q") ?? "1");
+    const version = mt.params.get("version");
+    let format: ScrapeFormat | undefined;
+    if (mt.type === "application/vnd.google.protobuf" && mt.params.get("proto") === "io.prometheus.client.MetricFamily" && mt.params.get("encoding") === "delimited") format = "protobuf";
+    else if (mt.type === "text/plain" && (version === undefined || version === "0.0.4")) format = "text";
+    else if (mt.type === "application/openmetrics-text" && (version === undefined || version === "1.0.0" || version === "0.0.1")) format = "openmetrics";
+    ranked.push({ format, q: Number.isFinite(q) ? q : 0, at });
+  });
+  ranked.sort((a, b) => b.q - a.q || a.at - b.at);
+  return ranked.find((r) => r.format && r.q > 0)?.format ?? "text";
+}
+
+function compareMetrics(a: Metric, b: Metric): number {
+  if (a.labels.length !== b.labels.length) return a.labels.length - b.labels.length;
+  for (let i = 1; i < a.labels.length; i += 2) {
+    if (a.labels[i] !== b.labels[i]) return a.labels[i] < b.labels[i] ? -1 : 1;
+  }
+  if (a.timestampMs === undefined) return b.timestampMs === undefined ? 0 : 1;
+  if (b.timestampMs === undefined) return -1;
+  return a.timestampMs - b.timestampMs;
+}
+
+/**
+ * Every group's families and its push_time_seconds / push_failure_time_seconds gauges, plus
+ * `extra` (the agent's own metrics), merged by name (the first HELP met wins), families
+ * sorted by name and metrics by label values.
+ */
+export function gather(groups: Iterable<Group>, extra: readonly MetricFamily[] = []): MetricFamily[] {
+  const byName = new Map<string, MetricFamily>();
+  const add = (f: MetricFamily) => {
+    const had = byName.get(f.name);
+    if (had) had.metrics.push(...f.metrics);
+    else byName.set(f.name, { name: f.name, help: f.help, type: f.type, metrics: [...f.metrics] });
+  };
+  const pushTime: Metric[] = [];
+  const failureTime: Metric[] = [];
+  for (const g of groups) {
+    for (const { family } of g.families.values()) add(family);
+    const labels = groupGaugeLabels(g.labels);
+    pushTime.push({ labels, value: g.pushTimeMs / 1000 });
+    failureTime.push({ labels, value: g.failureTimeMs / 1000 });
+  }
+  if (pushTime.length > 0) {
+    add({ name: PUSH_TIME, help: PUSH_TIME_HELP, type: "GAUGE", metrics: pushTime });
+    add({ name: PUSH_FAILURE_TIME, help: PUSH_FAILURE_TIME_HELP, type: "GAUGE", metrics: failureTime });
+  }
+  for (const f of extra) add(f);
+  const out = [...byName.values()].filter((f) => f.metrics.length > 0);
+  for (const f of out) f.metrics.sort(compareMetrics);
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function render(families: readonly MetricFamily[], format: ScrapeFormat): string | Buffer {
+  if (format === "protobuf") return renderProtobuf(families);
+  if (format === "openmetrics") return renderOpenMetrics(families);
+  return renderText(families);
+}
+
+// ---- text 0.0.4 ----
+
+function escapeHelp(s: string): string {
+  return s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+}
+
+function escapeLabelValue(s: string): string {
+  return s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function labelText(labels: readonly string[], extraName?: string, extraValue?: string): string {
+  if (labels.length === 0 && extraName === undefined) return "";
+  const parts: string[] = [];
+  for (let i = 0; i < labels.length; i += 2) parts.push(`${labels[i]}="${escapeLabelValue(labels[i + 1])}"`);
+  if (extraName !== undefined) parts.push(`${extraName}="${extraValue}"`);
+  return `{${parts.join(",")}}`;
+}
+
+const TEXT_TYPES: Record<MetricType, string> = {
+  COUNTER: "counter",
+  GAUGE: "gauge",
+  SUMMARY: "summary",
+  UNTYPED: "untyped",
+  HISTOGRAM: "histogram",
+  // Text 0.0.4 has no gauge histogram; Prometheus reads one as a histogram.
+  GAUGE_HISTOGRAM: "histogram",
+};
+
+function sample(out: string[], name: string, labels: string, value: number, ts: number | undefined, seconds = false): void {
+  const t = ts === undefined ? "" : ` ${seconds ? formatSeconds(ts) : String(ts)}`;
+  out.push(`${name}${labels} ${formatGoFloat(value)}${t}\n`);
+}
+
+/** Summary and histogram samples, shared by text and OpenMetrics (which differ in little else). */
+function writeMetric(out: string[], f: MetricFamily, m: Metric, name: string, seconds: boolean): void {
+  const ts = m.timestampMs;
+  switch (f.type) {
+    case "SUMMARY": {
+      const s = m.summary ?? { quantiles: [] };
+      for (const q of s.quantiles) sample(out, name, labelText(m.labels, "quantile", formatGoFloat(q.quantile)), q.value, ts, seconds);
+      sample(out, name + "_sum", labelText(m.labels), s.sum ?? 0, ts, seconds);
+      sample(out, name + "_count", labelText(m.labels), s.count ?? 0, ts, seconds);
+      break;
+    }
+    case "HISTOGRAM":
+    case "GAUGE_HISTOGRAM": {
+      const h = m.histogram ?? { buckets: [], floatCounts: false };
+      let inf = false;
+      for (const b of h.buckets) {
+        sample(out, name + "_bucket", labelText(m.labels, "le", formatGoFloat(b.upperBound)), b.count, ts, seconds);
+        if (b.upperBound === Infinity) inf = true;
+      }
+      if (!inf) sample(out, name + "_bucket", labelText(m.labels, "le", "+Inf"), h.count ?? 0, ts, seconds);
+      const gauge = seconds && f.type === "GAUGE_HISTOGRAM";
+      sample(out, name + (gauge ? "_gsum" : "_sum"), labelText(m.labels), h.sum ?? 0, ts, seconds);
+      sample(out, name + (gauge ? "_gcount" : "_count"), labelText(m.labels), h.count ?? 0, ts, seconds);
+      break;
+    }
+    default:
+      sample(out, name, labelText(m.labels), m.value ?? 0, ts, seconds);
+  }
+}
+
+export function renderText(families: readonly MetricFamily[]): string {
+  const out: string[] = [];
+  for (const f of families) {
+    if (f.help) out.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n`);
+    out.push(`# TYPE ${f.name} ${TEXT_TYPES[f.type]}\n`);
+    for (const m of f.metrics) writeMetric(out, f, m, f.name, false);
+  }
+  return out.join("");
+}
+
+// ---- OpenMetrics 1.0 ----
+
+function formatSeconds(ms: number): string {
+  return String(ms / 1000);
+}
+
+/**
+ * OpenMetrics names a counter's samples <family>_total. A pushed counter whose name does not
+ * end in _total is written as `unknown`, so that a scraper stores the very series the text
+ * format gives (the reference serves text: the same PromQL must see the same names).
+ */
+export function renderOpenMetrics(families: readonly MetricFamily[]): string {
+  const names = new Set(families.map((f) => f.name));
+  const out: string[] = [];
+  for (const f of families) {
+    let family = f.name;
+    let type: string;
+    switch (f.type) {
+      case "COUNTER":
+        // OpenMetrics counters must not be negative or NaN: such a push is served as unknown
+        // rather than making the whole scrape unreadable.
+        if (f.name.endsWith("_total") && !names.has(f.name.slice(0, -6)) && f.metrics.every((m) => (m.value ?? 0) >= 0)) {
+          family = f.name.slice(0, -6);
+          type = "counter";
+        } else type = "unknown";
+        break;
+      case "GAUGE":
+        type = "gauge";
+        break;
+      case "SUMMARY":
+        type = "summary";
+        break;
+      case "HISTOGRAM":
+        type = "histogram";
+        break;
+      case "GAUGE_HISTOGRAM":
+        type = "gaugehistogram";
+        break;
+      default:
+        type = "unknown";
+    }
+    out.push(`# TYPE ${family} ${type}\n`);
+    if (f.help) out.push(`# HELP ${family} ${escapeLabelValue(f.help)}\n`);
+    for (const m of f.metrics) writeMetric(out, f, m, f.name, true);
+  }
+  out.push("# EOF\n");
+  return out.join("");
+}
+
+// ---- delimited protobuf ----
+
+function pairs(labels: readonly string[]): { name: string; value: string }[] {
+  const out: { name: string; value: string }[] = [];
+  for (let i = 0; i < labels.length; i += 2) out.push({ name: labels[i], value: labels[i + 1] });
+  return out;
+}
+
+function pbMetric(f: MetricFamily, m: Metric): Record<string, unknown> {
+  const pb: Record<string, unknown> = { label: pairs(m.labels) };
+  if (m.timestampMs !== undefined) pb.timestamp_ms = m.timestampMs;
+  switch (f.type) {
+    case "COUNTER":
+      pb.counter = { value: m.value ?? 0 };
+      break;
+    case "GAUGE":
+      pb.gauge = { value: m.value ?? 0 };
+      break;
+    case "UNTYPED":
+      pb.untyped = { value: m.value ?? 0 };
+      break;
+    case "SUMMARY": {
+      const s = m.summary ?? { quantiles: [] };
+      pb.summary = { sample_count: s.count ?? 0, sample_sum: s.sum ?? 0, quantile: s.quantiles.map((q) => ({ quantile: q.quantile, value: q.value })) };
+      break;
+    }
+    default: {
+      const h = m.histogram ?? { buckets: [], floatCounts: false };
+      const count = h.count ?? 0;
+      pb.histogram = {
+        ...(h.floatCounts ? { sample_count_float: count } : { sample_count: count }),
+        sample_sum: h.sum ?? 0,
+        bucket: h.buckets.map((b) => (h.floatCounts ? { cumulative_count_float: b.count, upper_bound: b.upperBound } : { cumulative_count: b.count, upper_bound: b.upperBound })),
+      };
+    }
+  }
+  return pb;
+}
+
+export function renderProtobuf(families: readonly MetricFamily[]): Buffer {
+  const chunks: Uint8Array[] = [];
+  for (const f of families) {
+    const message = { name: f.name, ...(f.help ? { help: f.help } : {}), type: f.type, metric: f.metrics.map((m) => pbMetric(f, m)) };
+    chunks.push(MetricFamilyMessage.encodeDelimited(MetricFamilyMessage.fromObject(message)).finish());
+  }
+  return Buffer.concat(chunks);
+}

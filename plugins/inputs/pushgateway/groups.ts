@@ -1,0 +1,137 @@
+// Between the routes and the group store: orders the writes to each group as they arrived,
+// applies a push to the store and hands its points on as one step (a push the sinks cannot
+// take is taken back out of the store), turns what a change removed into ended series for
+// the sinks that want them, and expires groups not pushed for group_ttl.
+import type { Logger } from "pino";
+import { PointBatch } from "../../../core/batch.ts";
+import type { InputContext } from "../../../core/plugin.ts";
+import { nowNs, type Point } from "../../../core/point.ts";
+import type { Converter } from "./convert.ts";
+import type { MetricFamily } from "./families.ts";
+import { groupKey, sortedGrouping, type GroupStore, type Removed } from "./store.ts";
+
+/** Runs tasks one after another per key, in the order they were queued. */
+class KeyedSequencer {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  /** Queues a turn for key; `ready` resolves when the turns queued before it are done. */
+  turn(key: string): { ready: Promise<void>; done: () => void } {
+    const before = this.tails.get(key) ?? Promise.resolve();
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const tail = before.then(() => finished);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return { ready: before, done };
+  }
+}
+
+export interface GroupsHooks {
+  /** Called after every change (persistence writes on its interval when there were any). */
+  changed?(): void;
+  expired?(count: number): void;
+}
+
+export class Groups {
+  private readonly order = new KeyedSequencer();
+  private ttlTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly store: GroupStore,
+    private readonly input: Pick<InputContext, "emit" | "retract" | "removalsWanted">,
+    private readonly converter: Converter,
+    private readonly log: Logger,
+    private readonly hooks: GroupsHooks = {},
+  ) {}
+
+  /** A place in line for a write to this group: take it when the request arrives. */
+  turn(grouping: ReadonlyMap<string, string>): { ready: Promise<void>; done: () => void } {
+    return this.order.turn(groupKey(sortedGrouping(grouping)));
+  }
+
+  /**
+   * Stores a parsed push and hands its points on, all or nothing: a refused push (store check,
+   * or sinks that cannot take it) leaves the store as it was.
+   */
+  async push(replaceAll: boolean, grouping: ReadonlyMap<string, string>, families: readonly MetricFamily[], batch: PointBatch): Promise<void> {
+    const { undo, removed } = this.store.apply({ replaceAll, grouping, families, timeMs: Date.now() });
+    let handedOn: Promise<void>;
+    try {
+      handedOn = this.input.emit(batch);
+    } catch (e) {
+      this.store.undo(undo);
+      throw e;
+    }
+    try {
+      await handedOn;
+    } catch (e) {
+      this.store.undo(undo);
+      for (const d of this.store.takeDropped()) {
+        this.log.warn({ group: Object.fromEntries(d.group.labels), family: d.family.name, reason: d.reason }, "a refused push could not be taken back whole: the family it replaced no longer fits beside pushes stored meanwhile and is gone");
+      }
+      throw e;
+    }
+    this.hooks.changed?.();
+    if (removed) this.retract([removed]);
+  }
+
+  delete(grouping: ReadonlyMap<string, string>): void {
+    const removed = this.store.delete(grouping);
+    if (!removed) return;
+    this.hooks.changed?.();
+    this.retract([removed]);
+  }
+
+  wipe(): number {
+    const removed = this.store.wipe();
+    if (removed.length > 0) this.hooks.changed?.();
+    this.retract(removed);
+    return removed.length;
+  }
+
+  /** Removes groups whose last successful push is older than ttlMs; returns how many. */
+  expire(ttlMs: number, nowMs = Date.now()): number {
+    const old = [...this.store.olderThan(nowMs - ttlMs)];
+    const removed = old.map((g) => this.store.remove(g));
+    if (removed.length === 0) return 0;
+    this.log.info({ groups: removed.length, ttlMs }, "groups not pushed for group_ttl removed");
+    this.hooks.changed?.();
+    this.hooks.expired?.(removed.length);
+    this.retract(removed);
+    return removed.length;
+  }
+
+  startExpiry(ttlMs: number): void {
+    if (ttlMs <= 0) return;
+    // Sweeps a few times per TTL, at most once a second and at least once a minute.
+    const every = Math.min(60_000, Math.max(1_000, Math.floor(ttlMs / 4)));
+    this.ttlTimer = setInterval(() => this.expire(ttlMs), every);
+    this.ttlTimer.unref();
+  }
+
+  stopExpiry(): void {
+    if (this.ttlTimer) clearInterval(this.ttlTimer);
+    this.ttlTimer = undefined;
+  }
+
+  /**
+   * Ends the removed series at the sinks that understand removals (Prometheus remote write
+   * marks them stale). Best effort: a sink too full to take them is logged, and the series
+   * then fade out by the backend's own staleness rules.
+   */
+  private retract(removed: readonly Removed[]): void {
+    if (removed.length === 0 || !this.input.removalsWanted()) return;
+    const at = nowNs();
+    const points: Point[] = [];
+    for (const r of removed) {
+      const grouping = new Map(r.group.labels);
+      for (const p of this.converter.convert(r.families, grouping, at)) points.push({ ...p, time: at });
+    }
+    if (points.length === 0) return;
+    this.input.retract(PointBatch.removals(points)).catch((e: Error) => {
+      this.log.warn({ err: e, series: points.length }, "ended series could not be handed to the sinks; they go stale by the backend's own rules");
+    });
+  }
+}

@@ -1,0 +1,518 @@
+// The group store: the last pushed families of every grouping key, as the reference Pushgateway
+// keeps them. POST replaces the pushed families by name, PUT the whole group, DELETE removes the
+// group. Every write is checked against the rest of the store before it changes anything, so a
+// refused push leaves the store as it was (the reference creates the group anyway and can end up
+// refusing every later push). The checks read per-name and per-series indexes, so their cost
+// follows the size of the push, not the number of groups stored.
+import type { Metric, MetricFamily, MetricType } from "./families.ts";
+
+/** The gauges the store itself keeps in every group. */
+export const PUSH_TIME = "push_time_seconds";
+export const PUSH_FAILURE_TIME = "push_failure_time_seconds";
+export const PUSH_TIME_HELP = "Last Unix time when changing this group in the Pushgateway succeeded.";
+export const PUSH_FAILURE_TIME_HELP = "Last Unix time when changing this group in the Pushgateway failed.";
+
+export interface StoredFamily {
+  family: MetricFamily;
+  /** When it was pushed (ms since the epoch). */
+  timeMs: number;
+  /** The series key of each metric (see seriesKey), worked out once when it was pushed. */
+  keys: string[];
+}
+
+/** A family to put back into the store (restore): its keys are worked out again. */
+export type SavedFamily = Omit<StoredFamily, "keys">;
+
+/** A sanitised family of a write, with the series key of each metric. */
+interface Prepared {
+  family: MetricFamily;
+  keys: string[];
+}
+
+export interface Group {
+  /** The grouping key in canonical form (see groupKey). */
+  readonly key: string;
+  /** The grouping labels, job included, sorted by name. */
+  readonly labels: readonly [string, string][];
+  readonly families: Map<string, StoredFamily>;
+  /** Last successful change (ms since the epoch). */
+  pushTimeMs: number;
+  /** Last refused change (ms), 0 if none. */
+  failureTimeMs: number;
+  /** Whether the last change was accepted (times alone cannot tell within one millisecond). */
+  lastPushSuccessful: boolean;
+}
+
+/** A push that the store refuses: answered 400 with the reference's prefix. */
+export class InconsistentPushError extends Error {
+  constructor(detail: string) {
+    super(`pushed metrics are invalid or inconsistent with existing metrics: ${detail}`);
+    this.name = "InconsistentPushError";
+  }
+}
+
+export interface StoreOptions {
+  consistency_check: boolean;
+  reject_timestamps: boolean;
+  /** Most groups held; 0 for no limit. */
+  max_groups: number;
+}
+
+export interface Write {
+  replaceAll: boolean;
+  /** Grouping labels, job included. */
+  grouping: ReadonlyMap<string, string>;
+  /** Families as parsed; the store sanitises them. */
+  families: readonly MetricFamily[];
+  timeMs: number;
+}
+
+/** What a change took out of the store: the metrics that no longer exist, per family. */
+export interface Removed {
+  group: Group;
+  families: MetricFamily[];
+}
+
+/** What applying a write needs to undo it. */
+export interface Undo {
+  readonly group: Group;
+  readonly created: boolean;
+  readonly before: Map<string, StoredFamily>;
+  readonly pushTimeMs: number;
+  readonly lastPushSuccessful: boolean;
+}
+
+export class GroupFullError extends Error {}
+
+const sortPairs = (a: [string, string], b: [string, string]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+export function sortedGrouping(grouping: ReadonlyMap<string, string>): [string, string][] {
+  return [...grouping].sort(sortPairs);
+}
+
+/** One string per grouping key: the sorted label pairs, unambiguous whatever the values hold. */
+export function groupKey(labels: readonly [string, string][]): string {
+  return JSON.stringify(labels);
+}
+
+// Series keys: the name and every label name and value, separated by NUL. Names cannot hold
+// NUL; a NUL inside a value is doubled, so that a key reads back one way only.
+const SEP = "\u0000";
+
+function keyPart(v: string): string {
+  return v.includes(SEP) ? v.replaceAll(SEP, SEP + SEP) : v;
+}
+
+/** One string per series: name and sorted label pairs. */
+export function seriesKey(name: string, labels: readonly string[]): string {
+  let k = name;
+  for (let i = 0; i < labels.length; i += 2) k += SEP + labels[i] + SEP + keyPart(labels[i + 1]);
+  return k;
+}
+
+const INSTANCE_PAIR: readonly string[] = ["instance", ""];
+const NO_PAIRS: readonly string[] = [];
+
+/** Flat pairs sorted by name (a copy), for a body that does not send them sorted: an insertion sort, label sets are small. */
+function sortFlat(l: readonly string[]): string[] {
+  const out = l.slice();
+  for (let i = 2; i < out.length; i += 2) {
+    const n = out[i];
+    const v = out[i + 1];
+    let j = i - 2;
+    while (j >= 0 && out[j] > n) {
+      out[j + 2] = out[j];
+      out[j + 3] = out[j + 1];
+      j -= 2;
+    }
+    out[j + 2] = n;
+    out[j + 3] = v;
+  }
+  return out;
+}
+
+/**
+ * A metric as the store keeps it: every grouping label, overriding a body label of that name,
+ * `instance=""` when it has none, pairs sorted by name; and its series key. The body's pairs
+ * (sorted, as clients send them) are merged with the sorted grouping pairs in one pass.
+ */
+function prepareMetric(m: Metric, name: string, grouping: readonly string[], groupingNames: ReadonlySet<string>, out: Metric[], keys: string[]): void {
+  const l = m.labels;
+  let instance = groupingNames.has("instance");
+  let overridden = false;
+  let sorted = true;
+  for (let i = 0; i < l.length; i += 2) {
+    const n = l[i];
+    if (groupingNames.has(n)) overridden = true;
+    else if (n === "instance") instance = true;
+    if (i > 0 && l[i - 2] >= n) sorted = false;
+  }
+  let body: readonly string[] = l;
+  if (overridden) {
+    const kept: string[] = [];
+    for (let i = 0; i < l.length; i += 2) if (!groupingNames.has(l[i])) kept.push(l[i], l[i + 1]);
+    body = kept;
+  }
+  if (!sorted) body = sortFlat(body);
+  const extra = instance ? NO_PAIRS : INSTANCE_PAIR;
+  const labels: string[] = new Array(body.length + grouping.length + extra.length);
+  // Joined rather than concatenated: a flat string hashes without being copied first.
+  const parts: string[] = new Array(labels.length + 1);
+  parts[0] = name;
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  for (let o = 0; o < labels.length; o += 2) {
+    // Three sorted lists with no name in two of them: take the smallest head.
+    let src = body;
+    let at = a;
+    if (b < grouping.length && (at >= src.length || grouping[b] < src[at])) {
+      src = grouping;
+      at = b;
+    }
+    if (c < extra.length && (at >= src.length || extra[c] < src[at])) {
+      src = extra;
+      at = c;
+    }
+    if (src === body) a += 2;
+    else if (src === grouping) b += 2;
+    else c += 2;
+    const n = src[at];
+    const v = src[at + 1];
+    labels[o] = n;
+    labels[o + 1] = v;
+    parts[o + 1] = n;
+    parts[o + 2] = keyPart(v);
+  }
+  out.push({ ...m, labels });
+  keys.push(parts.join(SEP));
+}
+
+function prepare(f: MetricFamily, grouping: readonly string[], groupingNames: ReadonlySet<string>): Prepared {
+  const metrics: Metric[] = [];
+  const keys: string[] = [];
+  for (const m of f.metrics) prepareMetric(m, f.name, grouping, groupingNames, metrics, keys);
+  return { family: { ...f, metrics }, keys };
+}
+
+/**
+ * A metric as the store keeps it: every grouping label, overriding a body label of that name,
+ * `instance=""` when it has none, pairs sorted by name.
+ */
+export function sanitize(m: Metric, grouping: readonly [string, string][], groupingNames: ReadonlySet<string>): Metric {
+  const out: Metric[] = [];
+  prepareMetric(m, "", grouping.flat(), groupingNames, out, []);
+  return out[0];
+}
+
+/** The labels of a group's own gauges (push_time_seconds): the grouping labels, instance="" added. */
+export function groupGaugeLabels(labels: readonly [string, string][]): string[] {
+  if (labels.some(([n]) => n === "instance")) return labels.flat();
+  return [...labels, ["instance", ""] as [string, string]].sort(sortPairs).flat();
+}
+
+function formatLabels(labels: readonly string[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < labels.length; i += 2) parts.push(`${labels[i]}=${JSON.stringify(labels[i + 1])}`);
+  return `{${parts.join(",")}}`;
+}
+
+interface NameEntry {
+  type: MetricType;
+  /** Groups holding a family of this name. */
+  groups: number;
+}
+
+const OWN_TYPES: ReadonlyMap<string, MetricType> = new Map([
+  [PUSH_TIME, "GAUGE"],
+  [PUSH_FAILURE_TIME, "GAUGE"],
+]);
+
+export class GroupStore {
+  private readonly groups = new Map<string, Group>();
+  private readonly names = new Map<string, NameEntry>();
+  /** Series key -> the group holding it (pushed series only). */
+  private readonly series = new Map<string, Group>();
+  /** Series key -> the group whose own gauge it is (push_time_seconds, push_failure_time_seconds). */
+  private readonly ownSeries = new Map<string, Group>();
+  /** Counts every change, for persistence to tell whether there is something to write. */
+  changes = 0;
+  private readonly dropped: { group: Group; family: MetricFamily; reason: string }[] = [];
+
+  constructor(
+    private readonly o: StoreOptions,
+    /** Names of the agent's own metrics, which pushes may not take. */
+    private readonly reservedNames: () => ReadonlySet<string> = () => new Set(),
+  ) {}
+
+  get size(): number {
+    return this.groups.size;
+  }
+
+  get(key: string): Group | undefined {
+    return this.groups.get(key);
+  }
+
+  all(): IterableIterator<Group> {
+    return this.groups.values();
+  }
+
+  /**
+   * Checks a write against the store and applies it, or throws InconsistentPushError and
+   * changes nothing but the failure time of the group, if it exists.
+   */
+  apply(w: Write): { undo: Undo; removed: Removed | undefined } {
+    const grouping = sortedGrouping(w.grouping);
+    const key = groupKey(grouping);
+    const existing = this.groups.get(key);
+    const groupingNames = new Set(w.grouping.keys());
+    const flat = grouping.flat();
+    const prepared = w.families.map((f) => prepare(f, flat, groupingNames));
+    try {
+      if (!existing && this.o.max_groups > 0 && this.groups.size >= this.o.max_groups) {
+        throw new GroupFullError(`the store holds max_groups (${this.o.max_groups}) groups; delete groups or raise max_groups`);
+      }
+      this.check(existing, grouping, prepared, w.replaceAll);
+    } catch (e) {
+      if (existing && e instanceof InconsistentPushError) {
+        existing.failureTimeMs = w.timeMs;
+        existing.lastPushSuccessful = false;
+        this.changes++;
+      }
+      throw e;
+    }
+    const group = existing ?? this.create(key, grouping);
+    const undo: Undo = { group, created: !existing, before: new Map(group.families), pushTimeMs: group.pushTimeMs, lastPushSuccessful: group.lastPushSuccessful };
+    const replaced: StoredFamily[] = [];
+    if (w.replaceAll) {
+      for (const sf of group.families.values()) {
+        replaced.push(sf);
+        this.unindex(group, sf);
+      }
+      group.families.clear();
+    }
+    for (const p of prepared) {
+      const name = p.family.name;
+      const old = group.families.get(name);
+      if (old) {
+        replaced.push(old);
+        this.unindex(group, old);
+        group.families.delete(name);
+      }
+      // A family without metrics (protobuf allows one) replaces its namesake but is not kept:
+      // it would serve nothing, and would hold its name's type for nothing.
+      if (p.family.metrics.length === 0) continue;
+      const sf: StoredFamily = { family: p.family, timeMs: w.timeMs, keys: p.keys };
+      group.families.set(name, sf);
+      this.index(group, sf);
+    }
+    group.pushTimeMs = w.timeMs;
+    group.lastPushSuccessful = true;
+    this.changes++;
+    return { undo, removed: this.gone(group, replaced) };
+  }
+
+  /** Puts a group back as it was before apply() (the push could not be handed on after all). */
+  undo(u: Undo): void {
+    const g = u.group;
+    for (const sf of g.families.values()) this.unindex(g, sf);
+    g.families.clear();
+    if (u.created) {
+      this.drop(g);
+    } else {
+      // Pushes to other groups may have been stored meanwhile; a family that no longer fits
+      // beside them is not put back (its group's client was told to push again anyway).
+      for (const [name, sf] of u.before) {
+        try {
+          this.check(g, g.labels, [sf], false);
+        } catch (e) {
+          if (!(e instanceof InconsistentPushError)) throw e;
+          this.dropped.push({ group: g, family: sf.family, reason: e.message });
+          continue;
+        }
+        g.families.set(name, sf);
+        this.index(g, sf);
+      }
+      g.pushTimeMs = u.pushTimeMs;
+      g.lastPushSuccessful = u.lastPushSuccessful;
+    }
+    this.changes++;
+  }
+
+  /** Families undo() could not put back, for the caller to log; emptied by reading. */
+  takeDropped(): { group: Group; family: MetricFamily; reason: string }[] {
+    return this.dropped.splice(0);
+  }
+
+  /** Removes the group with exactly this grouping key; what it held, if it existed. */
+  delete(grouping: ReadonlyMap<string, string>): Removed | undefined {
+    const g = this.groups.get(groupKey(sortedGrouping(grouping)));
+    return g ? this.remove(g) : undefined;
+  }
+
+  remove(g: Group): Removed {
+    const families = [...g.families.values()];
+    for (const sf of families) this.unindex(g, sf);
+    g.families.clear();
+    this.drop(g);
+    this.changes++;
+    return { group: g, families: families.map((sf) => sf.family) };
+  }
+
+  wipe(): Removed[] {
+    return [...this.groups.values()].map((g) => this.remove(g));
+  }
+
+  /** Groups whose last successful push is older than cutoffMs. */
+  *olderThan(cutoffMs: number): Generator<Group> {
+    for (const g of this.groups.values()) if (g.pushTimeMs < cutoffMs) yield g;
+  }
+
+  /** Puts back a group as persisted, checked like a push; throws InconsistentPushError if it does not fit. */
+  restore(labels: [string, string][], families: SavedFamily[], pushTimeMs: number, failureTimeMs: number, lastPushSuccessful = failureTimeMs <= pushTimeMs): void {
+    const grouping = [...labels].sort(sortPairs);
+    const key = groupKey(grouping);
+    if (this.groups.has(key)) throw new InconsistentPushError(`group ${formatLabels(grouping.flat())} appears twice`);
+    const names = new Set(grouping.map(([n]) => n));
+    const prepared = families.map((sf) => ({ ...prepare(sf.family, grouping.flat(), names), timeMs: sf.timeMs }));
+    this.check(undefined, grouping, prepared, true);
+    const g = this.create(key, grouping);
+    for (const p of prepared) {
+      if (p.family.metrics.length === 0) continue;
+      const sf: StoredFamily = { family: p.family, timeMs: p.timeMs, keys: p.keys };
+      g.families.set(p.family.name, sf);
+      this.index(g, sf);
+    }
+    g.pushTimeMs = pushTimeMs;
+    g.failureTimeMs = failureTimeMs;
+    g.lastPushSuccessful = lastPushSuccessful;
+  }
+
+  private create(key: string, labels: [string, string][]): Group {
+    const g: Group = { key, labels, families: new Map(), pushTimeMs: 0, failureTimeMs: 0, lastPushSuccessful: true };
+    this.groups.set(key, g);
+    const own = groupGaugeLabels(labels);
+    for (const name of OWN_TYPES.keys()) this.ownSeries.set(seriesKey(name, own), g);
+    return g;
+  }
+
+  private drop(g: Group): void {
+    this.groups.delete(g.key);
+    const own = groupGaugeLabels(g.labels);
+    for (const name of OWN_TYPES.keys()) this.ownSeries.delete(seriesKey(name, own));
+  }
+
+  private index(g: Group, sf: StoredFamily): void {
+    const e = this.names.get(sf.family.name);
+    if (e) e.groups++;
+    else this.names.set(sf.family.name, { type: sf.family.type, groups: 1 });
+    for (const k of sf.keys) this.series.set(k, g);
+  }
+
+  private unindex(g: Group, sf: StoredFamily): void {
+    const e = this.names.get(sf.family.name)!;
+    if (--e.groups === 0) this.names.delete(sf.family.name);
+    for (const k of sf.keys) if (this.series.get(k) === g) this.series.delete(k);
+  }
+
+  /** The metrics of `replaced` families that the group no longer holds (read after indexing the new ones). */
+  private gone(g: Group, replaced: StoredFamily[]): Removed | undefined {
+    const families: MetricFamily[] = [];
+    for (const { family, keys } of replaced) {
+      const metrics = family.metrics.filter((_, i) => this.series.get(keys[i]) !== g);
+      if (metrics.length > 0) families.push(metrics.length === family.metrics.length ? family : { ...family, metrics });
+    }
+    return families.length > 0 ? { group: g, families } : undefined;
+  }
+
+  /** The type a name will have once the write is applied, if any family will bear it. */
+  private typeAfter(name: string, g: Group | undefined, pushed: ReadonlyMap<string, MetricFamily>, replaceAll: boolean): MetricType | undefined {
+    const p = pushed.get(name);
+    if (p) return p.type;
+    const own = OWN_TYPES.get(name);
+    if (own) return own;
+    const e = this.names.get(name);
+    if (!e) return undefined;
+    const mine = g?.families.get(name);
+    if (mine && replaceAll && e.groups === 1) return undefined;
+    return e.type;
+  }
+
+  private check(g: Group | undefined, grouping: readonly [string, string][], prepared: readonly Prepared[], replaceAll: boolean): void {
+    const families = prepared.map((p) => p.family);
+    if (this.o.reject_timestamps && families.some((f) => f.metrics.some((m) => m.timestampMs !== undefined))) {
+      throw new InconsistentPushError("pushed metrics must not have timestamps");
+    }
+    const reserved = this.reservedNames();
+    for (const f of families) {
+      // The reference lets a push take these names and then replaces or serves the pushed
+      // values in silence; a push that cannot be kept as sent is refused instead.
+      if (reserved.has(f.name)) throw new InconsistentPushError(`metric family ${JSON.stringify(f.name)} is one of the agent's own metrics`);
+      if (OWN_TYPES.has(f.name)) throw new InconsistentPushError(`metric family ${JSON.stringify(f.name)} is kept by the store itself for every group`);
+    }
+    if (!this.o.consistency_check) return;
+    const pushed = new Map(families.filter((f) => f.metrics.length > 0).map((f) => [f.name, f]));
+    if (!g) {
+      // A new group's own gauges carry its grouping labels and instance="": {job="x"} and
+      // {job="x",instance=""} would serve the same push_time_seconds series.
+      const own = groupGaugeLabels(grouping);
+      for (const name of OWN_TYPES.keys()) {
+        if (this.ownSeries.has(seriesKey(name, own))) throw new InconsistentPushError(`collected metric ${JSON.stringify(name)} ${formatLabels(own)} was collected before with the same name and label values`);
+      }
+    }
+    const seen = new Set<string>();
+    for (const { family: f, keys } of prepared) {
+      const expected = this.otherType(f.name, g);
+      if (f.metrics.length > 0 && expected && expected !== f.type) throw new InconsistentPushError(`collected metric ${where(f, 0)} is not a ${expected}`);
+      const reservedLabel = f.type === "SUMMARY" ? "quantile" : f.type === "HISTOGRAM" || f.type === "GAUGE_HISTOGRAM" ? "le" : undefined;
+      for (let i = 0; i < f.metrics.length; i++) {
+        if (reservedLabel && hasLabel(f.metrics[i], reservedLabel)) throw new InconsistentPushError(`collected metric ${where(f, i)} must not have an explicit "${reservedLabel}" label`);
+        const k = keys[i];
+        const holder = this.series.get(k);
+        if ((holder !== undefined && holder !== g) || seen.has(k)) throw new InconsistentPushError(`collected metric ${where(f, i)} was collected before with the same name and label values`);
+        seen.add(k);
+      }
+      if (f.metrics.length > 0) this.checkSuffixes(f, g, pushed, replaceAll);
+    }
+  }
+
+  /** The type of `name` in groups other than g. */
+  private otherType(name: string, g: Group | undefined): MetricType | undefined {
+    const e = this.names.get(name);
+    if (!e) return undefined;
+    const mine = g?.families.has(name) ? 1 : 0;
+    return e.groups > mine ? e.type : undefined;
+  }
+
+  // The text format spells a summary or histogram x as x_count, x_sum (and x_bucket): no other
+  // family may bear those names, in either order of arrival.
+  private checkSuffixes(f: MetricFamily, g: Group | undefined, pushed: ReadonlyMap<string, MetricFamily>, replaceAll: boolean): void {
+    const after = (name: string) => this.typeAfter(name, g, pushed, replaceAll);
+    for (const suffix of ["_count", "_sum", "_bucket"]) {
+      if (!f.name.endsWith(suffix)) continue;
+      const base = f.name.slice(0, -suffix.length);
+      const t = after(base);
+      if (t === "SUMMARY" && suffix !== "_bucket") throw new InconsistentPushError(`collected metric named ${JSON.stringify(f.name)} collides with previously collected summary named ${JSON.stringify(base)}`);
+      if (t === "HISTOGRAM" || t === "GAUGE_HISTOGRAM") throw new InconsistentPushError(`collected metric named ${JSON.stringify(f.name)} collides with previously collected histogram named ${JSON.stringify(base)}`);
+    }
+    // The text format writes a gauge histogram as a histogram.
+    const histogram = f.type === "HISTOGRAM" || f.type === "GAUGE_HISTOGRAM";
+    if (f.type === "SUMMARY" || histogram) {
+      for (const suffix of histogram ? ["_count", "_sum", "_bucket"] : ["_count", "_sum"]) {
+        if (after(f.name + suffix) !== undefined) {
+          const what = suffix === "_bucket" ? "histogram" : "histogram or summary";
+          throw new InconsistentPushError(`collected ${what} named ${JSON.stringify(f.name)} collides with previously collected metric named ${JSON.stringify(f.name + suffix)}`);
+        }
+      }
+    }
+  }
+}
+
+function where(f: MetricFamily, i: number): string {
+  return `${JSON.stringify(f.name)} ${formatLabels(f.metrics[i].labels)}`;
+}
+
+function hasLabel(m: Metric, name: string): boolean {
+  for (let i = 0; i < m.labels.length; i += 2) if (m.labels[i] === name) return true;
+  return false;
+}

@@ -1,0 +1,336 @@
+// The group store on disk (persistence.ts): serialize/deserialize round trips, loading a
+// missing, damaged or inconsistent file (moved aside, the agent goes on with no groups), and
+// atomic writes only when something changed.
+import { expect } from "chai";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import type { MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
+import { deserialize, Persistence, serialize } from "../../plugins/inputs/pushgateway/persistence.ts";
+import { GroupStore, InconsistentPushError, type StoreOptions } from "../../plugins/inputs/pushgateway/store.ts";
+import { parseText } from "../../plugins/inputs/pushgateway/textparse.ts";
+
+// ---- Helpers ---------------------------------------------------------------------------------
+
+type Labels = Record<string, string>;
+
+function newStore(o: Partial<StoreOptions> = {}): GroupStore {
+  return new GroupStore({ consistency_check: true, reject_timestamps: false, max_groups: 0, ...o });
+}
+
+function text(body: string): MetricFamily[] {
+  return parseText(Buffer.from(body, "utf8"));
+}
+
+function put(store: GroupStore, labels: Labels, body: string, timeMs = 1000) {
+  return store.apply({ replaceAll: true, grouping: new Map(Object.entries(labels)), families: text(body), timeMs });
+}
+
+/** Everything a store holds, groups in key order (deep-comparable, NaN included). */
+function snapshot(store: GroupStore) {
+  return [...store.all()]
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((g) => ({
+      key: g.key,
+      labels: structuredClone(g.labels),
+      pushTimeMs: g.pushTimeMs,
+      failureTimeMs: g.failureTimeMs,
+      families: [...g.families].map(([name, sf]) => ({ name, timeMs: sf.timeMs, family: structuredClone(sf.family) })),
+    }));
+}
+
+/** A store with every metric type, NaN and infinities, timestamps, help, push and failure times. */
+function richStore(): GroupStore {
+  const store = newStore();
+  put(
+    store,
+    { job: "j1", zone: "z/1" },
+    `# HELP c A counter.
+# TYPE c counter
+c{code="200"} 1e+21
+c{code="500"} -2.5
+# TYPE g gauge
+g{v="nan"} NaN
+g{v="inf"} +Inf
+g{v="minf"} -Inf
+g{v="esc",w="a\\\\b \\"q\\" \\nnl Προμηθεύς"} 0.1
+u 42 1700000000123
+# HELP s A summary.
+# TYPE s summary
+s{quantile="0.5"} 1.5
+s{quantile="0.99"} NaN
+s_sum +Inf
+s_count 7
+# TYPE h histogram
+h_bucket{le="-Inf"} 0
+h_bucket{le="0.1"} 1
+h_bucket{le="1"} 3
+h_bucket{le="+Inf"} 4
+h_sum 2.5e-07
+h_count 4
+# TYPE fh histogram
+fh_bucket{le="1"} 0.5
+fh_bucket{le="+Inf"} 1.5
+fh_sum NaN
+fh_count 1.5
+# TYPE gh gaugehistogram
+gh_bucket{le="+Inf"} 3
+gh_sum -Inf
+gh_count 3
+`,
+    1_796_224_907_993,
+  );
+  put(store, { job: "j2" }, "# TYPE c counter\nc 2\n", 1_796_224_900_000);
+  // a refused push: j2 gets a failure time
+  expect(() => put(store, { job: "j2" }, "# TYPE c gauge\nc 2\n", 1_796_224_999_999)).to.throw(InconsistentPushError);
+  // a POST later than the PUT: families of one group with different times
+  store.apply({ replaceAll: false, grouping: new Map([["job", "j1"], ["zone", "z/1"]]), families: text("late 1\n"), timeMs: 1_796_225_000_001 });
+  put(store, { job: "empty", instance: "" }, "", 5);
+  return store;
+}
+
+/** A pino logger whose records end up in `records`. */
+function capture(level = "debug") {
+  const records: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split("\n")) if (line) records.push(JSON.parse(line));
+      cb();
+    },
+  });
+  return { log: pino({ level }, stream), records };
+}
+
+/** Lets pino's stream deliver what was logged. */
+const flush = () => new Promise((r) => setImmediate(r));
+
+// ---- Tests -----------------------------------------------------------------------------------
+
+describe("group persistence", () => {
+  let dir: string;
+  let file: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "pushkit-groups-"));
+    file = path.join(dir, "groups.json");
+  });
+
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe("serialize / deserialize", () => {
+    it("round-trips every metric type, NaN and infinities, timestamps, push and failure times", () => {
+      const store = richStore();
+      const json = serialize(store);
+      const back = newStore();
+      deserialize(json, back);
+      expect(snapshot(back)).to.deep.equal(snapshot(store));
+      expect(serialize(back)).to.equal(json);
+      // the values that JSON cannot hold as numbers came back as such
+      const g = back.get([...store.all()][0].key)!;
+      const gauge = g.families.get("g")!.family.metrics;
+      expect(Number.isNaN(gauge[0].value)).to.equal(true);
+      expect(gauge[1].value).to.equal(Infinity);
+      expect(gauge[2].value).to.equal(-Infinity);
+      expect(g.families.get("u")!.family.metrics[0].timestampMs).to.equal(1700000000123);
+      const j2 = [...back.all()].find((x) => x.labels[0][1] === "j2")!;
+      expect(j2.pushTimeMs).to.equal(1_796_224_900_000);
+      expect(j2.failureTimeMs).to.equal(1_796_224_999_999);
+    });
+
+    it("round-trips an empty store", () => {
+      const back = newStore();
+      deserialize(serialize(newStore()), back);
+      expect(back.size).to.equal(0);
+    });
+
+    it("rebuilds the indexes: what clashed before the restart still clashes", () => {
+      const back = newStore();
+      deserialize(serialize(richStore()), back);
+      expect(() => put(back, { job: "x" }, "# TYPE c gauge\nc 1\n")).to.throw(InconsistentPushError);
+      expect(() => put(back, { job: "x" }, '# TYPE s_count gauge\ns_count 1\n')).to.throw(InconsistentPushError);
+      expect(() => put(back, { job: "j2", instance: "" }, "")).to.throw(InconsistentPushError);
+      expect(() => put(back, { job: "x" }, 'c{job="j2",instance=""} 1\n')).to.throw(InconsistentPushError);
+      put(back, { job: "x" }, "# TYPE c counter\nc 1\n");
+    });
+
+    it("throws on garbage, on another format and on a wrong shape", () => {
+      for (const bad of ["", "not json", "[]", "{}", '{"format":"other","version":1,"groups":[]}', '{"format":"pushkit-pushgateway-groups","version":2,"groups":[]}']) {
+        expect(() => deserialize(bad, newStore()), bad).to.throw();
+      }
+      const good = JSON.parse(serialize(richStore()));
+      const broken = structuredClone(good);
+      broken.groups[0].families[0].metrics[0].labels = ["odd"];
+      expect(() => deserialize(JSON.stringify(broken), newStore())).to.throw(/odd number/);
+      const badType = structuredClone(good);
+      badType.groups[0].families[0].type = "WEIRD";
+      expect(() => deserialize(JSON.stringify(badType), newStore())).to.throw(/unknown type/);
+      const badNumber = structuredClone(good);
+      badNumber.groups[0].push_time_ms = "soon";
+      expect(() => deserialize(JSON.stringify(badNumber), newStore())).to.throw(/not a number/);
+    });
+  });
+
+  describe("Persistence.load", () => {
+    it("starts empty when there is no file, and creates none", async () => {
+      const store = newStore();
+      const p = new Persistence(file, 60_000, store, capture().log);
+      await p.load();
+      expect(store.size).to.equal(0);
+      expect(readdirSync(dir)).to.deep.equal([]);
+    });
+
+    it("restores what stop() wrote", async () => {
+      const store = richStore();
+      new Persistence(file, 60_000, store, capture().log).stop();
+      const back = newStore();
+      const { log, records } = capture();
+      await new Persistence(file, 60_000, back, log).load();
+      expect(snapshot(back)).to.deep.equal(snapshot(store));
+      await flush();
+      expect(records.some((r) => r.msg === "groups restored from the persistence file" && r.groups === store.size)).to.equal(true);
+    });
+
+    /** Loads `content` from the file; the store must end up empty and the file moved aside intact. */
+    async function expectDamaged(content: string, store: GroupStore = newStore()) {
+      writeFileSync(file, content);
+      const { log, records } = capture();
+      const before = Date.now();
+      await new Persistence(file, 60_000, store, log).load();
+      const after = Date.now();
+      expect(store.size, "no group restored").to.equal(0);
+      expect(existsSync(file), "the damaged file is gone from its place").to.equal(false);
+      const files = readdirSync(dir);
+      expect(files).to.have.length(1);
+      const m = /^groups\.json\.corrupt-(\d+)$/.exec(files[0]);
+      expect(m, files[0]).not.to.equal(null);
+      const ms = Number(m![1]);
+      expect(ms).to.be.within(before, after);
+      expect(readFileSync(path.join(dir, files[0]), "utf8")).to.equal(content);
+      await flush();
+      const error = records.find((r) => r.level === 50);
+      expect(error, "an error is logged").not.to.equal(undefined);
+      expect(error!.movedTo).to.equal(path.join(dir, files[0]));
+      return store;
+    }
+
+    it("moves a truncated file aside and starts empty", async () => {
+      const json = serialize(richStore());
+      await expectDamaged(json.slice(0, Math.floor(json.length / 2)));
+    });
+
+    it("moves garbage aside and starts empty", async () => {
+      await expectDamaged("\u0000\u0001garbage\n");
+      rmSync(dir, { recursive: true, force: true });
+      dir = mkdtempSync(path.join(tmpdir(), "pushkit-groups-"));
+      file = path.join(dir, "groups.json");
+      await expectDamaged('{"format":"something else"}');
+    });
+
+    it("treats a file with an inconsistent pair of groups as damaged, keeping nothing of it", async () => {
+      // written by an agent that ran with consistency_check = false
+      const lax = newStore({ consistency_check: false });
+      put(lax, { job: "a" }, "# TYPE x counter\nx 1\n");
+      put(lax, { job: "b" }, "# TYPE x gauge\nx 1\n");
+      const store = await expectDamaged(serialize(lax));
+      // the group restored before the clash was found is gone with its indexes
+      put(store, { job: "c" }, "# TYPE x gauge\nx 1\n");
+      put(store, { job: "a" }, "# TYPE y untyped\ny 1\n");
+    });
+
+    it("treats the poisoning pair {job=x} and {job=x,instance=\"\"} as damaged", async () => {
+      const lax = newStore({ consistency_check: false });
+      put(lax, { job: "x" }, "");
+      put(lax, { job: "x", instance: "" }, "a 1\n");
+      expect(lax.size).to.equal(2);
+      await expectDamaged(serialize(lax));
+    });
+
+    it("goes on with the agent after a damaged file: later saves write a good file", async () => {
+      writeFileSync(file, "garbage");
+      const store = newStore();
+      const p = new Persistence(file, 60_000, store, capture().log);
+      await p.load();
+      put(store, { job: "after" }, "m 1\n");
+      p.stop();
+      const back = newStore();
+      await new Persistence(file, 60_000, back, capture().log).load();
+      expect(snapshot(back)).to.deep.equal(snapshot(store));
+    });
+  });
+
+  describe("writing", () => {
+    it("stop() writes atomically: no temporary file is left, and the content loads back", async () => {
+      const store = richStore();
+      writeFileSync(file, "old content");
+      const oldInode = statSync(file).ino;
+      new Persistence(file, 60_000, store, capture().log).stop();
+      expect(readdirSync(dir)).to.deep.equal(["groups.json"]);
+      // replaced by a rename, not rewritten in place: a crash mid-write leaves the old file whole
+      expect(statSync(file).ino).not.to.equal(oldInode);
+      expect(readFileSync(file, "utf8")).to.equal(serialize(store));
+      const back = newStore();
+      deserialize(readFileSync(file, "utf8"), back);
+      expect(snapshot(back)).to.deep.equal(snapshot(store));
+    });
+
+    it("saveIfChanged writes only after changes", async () => {
+      const store = newStore();
+      const p = new Persistence(file, 60_000, store, capture().log);
+      await p.load();
+      p.saveIfChanged();
+      expect(existsSync(file), "nothing changed yet").to.equal(false);
+
+      put(store, { job: "a" }, "# TYPE x counter\nx 1\n", 1000);
+      p.saveIfChanged();
+      expect(existsSync(file), "written after a push").to.equal(true);
+      expect(readFileSync(file, "utf8")).to.equal(serialize(store));
+
+      rmSync(file);
+      p.saveIfChanged();
+      p.stop();
+      expect(existsSync(file), "not written again without a change").to.equal(false);
+
+      // a refused push changes the failure time of its group: that is a change too
+      expect(() => put(store, { job: "a" }, "x 1 1\nx 2\n", 2000)).to.throw(InconsistentPushError);
+      p.saveIfChanged();
+      expect(existsSync(file)).to.equal(true);
+      expect(JSON.parse(readFileSync(file, "utf8")).groups[0].failure_time_ms).to.equal(2000);
+
+      rmSync(file);
+      store.delete(new Map([["job", "a"]]));
+      p.stop();
+      expect(JSON.parse(readFileSync(file, "utf8")).groups).to.deep.equal([]);
+    });
+
+    it("does not rewrite a file it has just loaded", async () => {
+      writeFileSync(file, serialize(richStore()));
+      const store = newStore();
+      const p = new Persistence(file, 60_000, store, capture().log);
+      await p.load();
+      expect(store.size).to.be.greaterThan(0);
+      rmSync(file);
+      p.stop();
+      expect(existsSync(file)).to.equal(false);
+    });
+
+    it("logs a failed write and tries again later instead of throwing", async () => {
+      const missing = path.join(dir, "no-such-dir", "groups.json");
+      const store = newStore();
+      const { log, records } = capture();
+      const p = new Persistence(missing, 60_000, store, log);
+      await p.load();
+      put(store, { job: "a" }, "m 1\n");
+      expect(() => p.saveIfChanged()).not.to.throw();
+      await flush();
+      expect(records.filter((r) => r.level === 50)).to.have.length(1);
+      // the change is still pending: once the directory exists, the next save writes it
+      mkdirSync(path.dirname(missing));
+      p.saveIfChanged();
+      expect(readFileSync(missing, "utf8")).to.equal(serialize(store));
+    });
+  });
+});
