@@ -8,7 +8,16 @@ import type { InputContext } from "../../../core/plugin.ts";
 import { nowNs, type Point } from "../../../core/point.ts";
 import type { Converter } from "./convert.ts";
 import type { MetricFamily } from "./families.ts";
-import { groupKey, sortedGrouping, type GroupStore, type Removed } from "./store.ts";
+import { groupKey, sortedGrouping, type GroupStore, type Removed, type Replaced } from "./store.ts";
+
+/** A series as the sinks see it: measurement, tags and one field. */
+function seriesId(p: Point, field: string): string {
+  return JSON.stringify([p.measurement, p.tags, field]);
+}
+
+function seriesIds(p: Point): string[] {
+  return Object.keys(p.fields).map((f) => seriesId(p, f));
+}
 
 /** Runs tasks one after another per key, in the order they were queued. */
 class KeyedSequencer {
@@ -56,7 +65,7 @@ export class Groups {
    * or sinks that cannot take it) leaves the store as it was.
    */
   async push(replaceAll: boolean, grouping: ReadonlyMap<string, string>, families: readonly MetricFamily[], batch: PointBatch): Promise<void> {
-    const { undo, removed } = this.store.apply({ replaceAll, grouping, families, timeMs: Date.now() });
+    const { undo, replaced } = this.store.apply({ replaceAll, grouping, families, timeMs: Date.now() });
     let handedOn: Promise<void>;
     try {
       handedOn = this.input.emit(batch);
@@ -74,7 +83,7 @@ export class Groups {
       throw e;
     }
     this.hooks.changed?.();
-    if (removed) this.retract([removed]);
+    if (replaced) this.retractReplaced(replaced);
   }
 
   delete(grouping: ReadonlyMap<string, string>): void {
@@ -117,6 +126,26 @@ export class Groups {
   }
 
   /**
+   * Ends the series of replaced families that the group no longer serves, compared as the
+   * sinks see series (measurement, tags, field): a bucket or quantile that went, or a summary
+   * that became a gauge, ends too, though its metric stays.
+   */
+  private retractReplaced(r: Replaced): void {
+    if (!this.input.removalsWanted()) return;
+    const at = nowNs();
+    const grouping = new Map(r.group.labels);
+    const now = r.families.map((f) => r.group.families.get(f.name)?.family).filter((f): f is MetricFamily => f !== undefined);
+    const serving = new Set(this.converter.convert(now, grouping, at).flatMap(seriesIds));
+    const ended: Point[] = [];
+    for (const p of this.converter.convert(r.families, grouping, at)) {
+      const gone = Object.keys(p.fields).filter((f) => !serving.has(seriesId(p, f)));
+      if (gone.length === 0) continue;
+      ended.push({ ...p, time: at, fields: Object.fromEntries(gone.map((f) => [f, 0])) });
+    }
+    this.send(ended);
+  }
+
+  /**
    * Ends the removed series at the sinks that understand removals (Prometheus remote write
    * marks them stale). Best effort: a sink too full to take them is logged, and the series
    * then fade out by the backend's own staleness rules.
@@ -129,6 +158,10 @@ export class Groups {
       const grouping = new Map(r.group.labels);
       for (const p of this.converter.convert(r.families, grouping, at)) points.push({ ...p, time: at });
     }
+    this.send(points);
+  }
+
+  private send(points: Point[]): void {
     if (points.length === 0) return;
     this.input.retract(PointBatch.removals(points)).catch((e: Error) => {
       this.log.warn({ err: e, series: points.length }, "ended series could not be handed to the sinks; they go stale by the backend's own rules");

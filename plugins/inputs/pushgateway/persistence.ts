@@ -13,8 +13,9 @@ const FORMAT = "pushkit-pushgateway-groups";
 const VERSION = 1;
 const TYPES = new Set<MetricType>(["COUNTER", "GAUGE", "SUMMARY", "UNTYPED", "HISTOGRAM", "GAUGE_HISTOGRAM"]);
 
-/** JSON has no NaN or infinities: they are written as these strings. */
+/** JSON has no NaN or infinities, and writes -0 as 0: they are written as these strings. */
 function num(v: number): number | string {
+  if (Object.is(v, -0)) return "-0";
   if (Number.isFinite(v)) return v;
   return Number.isNaN(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf";
 }
@@ -24,6 +25,7 @@ class Corrupt extends Error {}
 function readNum(v: unknown, where: string): number {
   if (typeof v === "number") return v;
   if (v === "NaN") return NaN;
+  if (v === "-0") return -0;
   if (v === "+Inf") return Infinity;
   if (v === "-Inf") return -Infinity;
   throw new Corrupt(`${where}: not a number`);

@@ -73,6 +73,15 @@ export interface Removed {
   families: MetricFamily[];
 }
 
+/**
+ * The families a write replaced, whole: a series that ended may hide inside a metric that
+ * stays (a histogram that lost a bucket, a summary that became a gauge).
+ */
+export interface Replaced {
+  group: Group;
+  families: MetricFamily[];
+}
+
 /** What applying a write needs to undo it. */
 export interface Undo {
   readonly group: Group;
@@ -261,7 +270,7 @@ export class GroupStore {
    * Checks a write against the store and applies it, or throws InconsistentPushError and
    * changes nothing but the failure time of the group, if it exists.
    */
-  apply(w: Write): { undo: Undo; removed: Removed | undefined } {
+  apply(w: Write): { undo: Undo; removed: Removed | undefined; replaced: Replaced | undefined } {
     const grouping = sortedGrouping(w.grouping);
     const key = groupKey(grouping);
     const existing = this.groups.get(key);
@@ -309,7 +318,7 @@ export class GroupStore {
     group.pushTimeMs = w.timeMs;
     group.lastPushSuccessful = true;
     this.changes++;
-    return { undo, removed: this.gone(group, replaced) };
+    return { undo, removed: this.gone(group, replaced), replaced: replaced.length > 0 ? { group, families: replaced.map((sf) => sf.family) } : undefined };
   }
 
   /** Puts a group back as it was before apply() (the push could not be handed on after all). */
