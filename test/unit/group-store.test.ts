@@ -765,4 +765,38 @@ describe("group store", () => {
       ]);
     });
   });
+
+  describe("a push with the same series as the family it replaces", () => {
+    it("keeps the index right: the series stay held, and are free again once the group is gone", () => {
+      const store = newStore();
+      put(store, { job: "a" }, 'x{l="1"} 1\nx{l="2"} 2\n', 1000);
+      put(store, { job: "a" }, 'x{l="1"} 5\nx{l="2"} 6\n', 2000);
+      const g = groupOf(store, { job: "a" });
+      expect(g.families.get("x")!.family.metrics.map((m) => m.value)).to.deep.equal([5, 6]);
+      expect(g.families.get("x")!.family.metrics[0].labels).to.deep.equal(["instance", "", "job", "a", "l", "1"]);
+      // Still held by {job="a"}: the same series from another group is a duplicate.
+      expect(refusal(() => put(store, { job: "a", l: "1" }, "x 1\n"))).to.include("was collected before");
+      // The type is still held: a gauge x elsewhere clashes with the untyped x.
+      expect(refusal(() => put(store, { job: "b" }, "# TYPE x gauge\nx 1\n"))).to.include("is not a UNTYPED");
+      store.delete(grouping({ job: "a" }));
+      put(store, { job: "b" }, "# TYPE x gauge\nx 1\n", 3000);
+      put(store, { job: "a", l: "1" }, "# TYPE x gauge\nx 1\n", 3000);
+    });
+
+    it("is checked in full when its type changes, even with the same label sets", () => {
+      const store = newStore();
+      put(store, { job: "a" }, "x 1\n");
+      put(store, { job: "b" }, "x 1\n");
+      expect(refusal(() => put(store, { job: "a" }, "# TYPE x gauge\nx 1\n"))).to.include("is not a UNTYPED");
+    });
+
+    it("is undone like any other", () => {
+      const store = newStore();
+      put(store, { job: "a" }, 'x{l="1"} 1\n', 1000);
+      const { undo } = put(store, { job: "a" }, 'x{l="1"} 2\n', 2000);
+      store.undo(undo);
+      expect(groupOf(store, { job: "a" }).families.get("x")!.family.metrics[0].value).to.equal(1);
+      expect(refusal(() => put(store, { job: "a", l: "1" }, "x 1\n"))).to.include("was collected before");
+    });
+  });
 });

@@ -146,14 +146,18 @@ function flags(o: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]));
 }
 
-/** The agent's own metric names, read again only when the registry gained or lost a metric. */
+/**
+ * The agent's own metric names, read again at most every few seconds: listing the registry on
+ * every push costs more than the rest of a small push, and its names change only when a
+ * component registers its metrics, which they do at start.
+ */
 function ownNamesOf(registry: InputContext["metrics"]): () => ReadonlySet<string> {
   let names = new Set<string>();
-  let seen = -1;
+  let readAt = -Infinity;
   return () => {
-    const all = registry.getMetricsAsArray();
-    if (all.length !== seen) {
-      seen = all.length;
+    const now = performance.now();
+    if (now - readAt > 5000) {
+      readAt = now;
       names = ownNames(registry);
     }
     return names;

@@ -18,15 +18,23 @@ export interface StoredFamily {
   timeMs: number;
   /** The series key of each metric (see seriesKey), worked out once when it was pushed. */
   keys: string[];
+  /** Each metric's labels as pushed: a push with the very same label sets reuses the keys. */
+  pushedLabels: readonly (readonly string[])[];
 }
 
 /** A family to put back into the store (restore): its keys are worked out again. */
-export type SavedFamily = Omit<StoredFamily, "keys">;
+export type SavedFamily = Omit<StoredFamily, "keys" | "pushedLabels">;
 
 /** A sanitised family of a write, with the series key of each metric. */
 interface Prepared {
   family: MetricFamily;
   keys: string[];
+  pushedLabels: readonly (readonly string[])[];
+  /**
+   * The group's family this one has the same type and series as: checked and indexed when
+   * that one was stored, so neither is done again (a job pushing new values is the usual case).
+   */
+  reuse?: StoredFamily;
 }
 
 export interface Group {
@@ -197,11 +205,27 @@ function prepareMetric(m: Metric, name: string, grouping: readonly string[], gro
   keys.push(parts.join(SEP));
 }
 
-function prepare(f: MetricFamily, grouping: readonly string[], groupingNames: ReadonlySet<string>): Prepared {
+function prepare(f: MetricFamily, grouping: readonly string[], groupingNames: ReadonlySet<string>, old?: StoredFamily): Prepared {
+  const pushedLabels = f.metrics.map((m) => m.labels);
+  if (old && old.family.type === f.type && sameLabelSets(old.pushedLabels, pushedLabels)) {
+    const was = old.family.metrics;
+    return { family: { ...f, metrics: f.metrics.map((m, i) => ({ ...m, labels: was[i].labels })) }, keys: old.keys, pushedLabels, reuse: old };
+  }
   const metrics: Metric[] = [];
   const keys: string[] = [];
   for (const m of f.metrics) prepareMetric(m, f.name, grouping, groupingNames, metrics, keys);
-  return { family: { ...f, metrics }, keys };
+  return { family: { ...f, metrics }, keys, pushedLabels };
+}
+
+function sameLabelSets(a: readonly (readonly string[])[], b: readonly (readonly string[])[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.length !== y.length) return false;
+    for (let j = 0; j < x.length; j++) if (x[j] !== y[j]) return false;
+  }
+  return true;
 }
 
 /**
@@ -276,7 +300,7 @@ export class GroupStore {
     const existing = this.groups.get(key);
     const groupingNames = new Set(w.grouping.keys());
     const flat = grouping.flat();
-    const prepared = w.families.map((f) => prepare(f, flat, groupingNames));
+    const prepared = w.families.map((f) => prepare(f, flat, groupingNames, existing?.families.get(f.name)));
     try {
       if (!existing && this.o.max_groups > 0 && this.groups.size >= this.o.max_groups) {
         throw new GroupFullError(`the store holds max_groups (${this.o.max_groups}) groups; delete groups or raise max_groups`);
@@ -293,10 +317,12 @@ export class GroupStore {
     const group = existing ?? this.create(key, grouping);
     const undo: Undo = { group, created: !existing, before: new Map(group.families), pushTimeMs: group.pushTimeMs, lastPushSuccessful: group.lastPushSuccessful };
     const replaced: StoredFamily[] = [];
+    // A reused family's index entries stand for its successor as they are.
+    const reused = new Set(prepared.map((p) => p.reuse));
     if (w.replaceAll) {
       for (const sf of group.families.values()) {
         replaced.push(sf);
-        this.unindex(group, sf);
+        if (!reused.has(sf)) this.unindex(group, sf);
       }
       group.families.clear();
     }
@@ -305,15 +331,15 @@ export class GroupStore {
       const old = group.families.get(name);
       if (old) {
         replaced.push(old);
-        this.unindex(group, old);
+        if (!reused.has(old)) this.unindex(group, old);
         group.families.delete(name);
       }
       // A family without metrics (protobuf allows one) replaces its namesake but is not kept:
       // it would serve nothing, and would hold its name's type for nothing.
       if (p.family.metrics.length === 0) continue;
-      const sf: StoredFamily = { family: p.family, timeMs: w.timeMs, keys: p.keys };
+      const sf: StoredFamily = { family: p.family, timeMs: w.timeMs, keys: p.keys, pushedLabels: p.pushedLabels };
       group.families.set(name, sf);
-      this.index(group, sf);
+      if (!p.reuse) this.index(group, sf);
     }
     group.pushTimeMs = w.timeMs;
     group.lastPushSuccessful = true;
@@ -388,7 +414,7 @@ export class GroupStore {
     const g = this.create(key, grouping);
     for (const p of prepared) {
       if (p.family.metrics.length === 0) continue;
-      const sf: StoredFamily = { family: p.family, timeMs: p.timeMs, keys: p.keys };
+      const sf: StoredFamily = { family: p.family, timeMs: p.timeMs, keys: p.keys, pushedLabels: p.pushedLabels };
       g.families.set(p.family.name, sf);
       this.index(g, sf);
     }
@@ -470,7 +496,9 @@ export class GroupStore {
       }
     }
     const seen = new Set<string>();
-    for (const { family: f, keys } of prepared) {
+    for (const { family: f, keys, reuse } of prepared) {
+      // Same type and series as the family it replaces in this group: consistent already.
+      if (reuse) continue;
       const expected = this.otherType(f.name, g);
       if (f.metrics.length > 0 && expected && expected !== f.type) throw new InconsistentPushError(`collected metric ${where(f, 0)} is not a ${expected}`);
       const reservedLabel = f.type === "SUMMARY" ? "quantile" : f.type === "HISTOGRAM" || f.type === "GAUGE_HISTOGRAM" ? "le" : undefined;
