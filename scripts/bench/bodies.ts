@@ -39,7 +39,7 @@ export function countSamples(body: Buffer | string): number {
 }
 
 /** mulberry32: tiny, fast, and good enough to make values look organic. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -145,11 +145,13 @@ function put(agent: http.Agent, url: URL, body: Buffer): Promise<{ status: numbe
 /** Each connection pushes its bodies in order, one at a time; 503 (queue full) is retried. */
 async function pushAll(baseUrl: string, bodies: Buffer[][]): Promise<{ refused: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: bodies.length });
-  const url = new URL(`${baseUrl}/metrics/job/${JOB}`);
   let refused = 0;
   try {
     await Promise.all(
-      bodies.map(async (list) => {
+      bodies.map(async (list, conn) => {
+        // A group per connection (its series carry c=<conn> anyway): a PUT replaces its group,
+        // and one group shared by all would end the other connections' series at every push.
+        const url = new URL(`${baseUrl}/metrics/job/${JOB}/c/${conn}`);
         for (const body of list) {
           for (;;) {
             const res = await put(agent, url, body);

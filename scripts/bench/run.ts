@@ -1,14 +1,17 @@
-// Entry point of `npm run bench`: the HTTP push benchmark, then the parser
-// micro-benchmark (text against Go's expfmt, then protobuf against text), then the
-// end-to-end delivery benchmark (agent -> sink -> real InfluxDB / Prometheus, durable against
-// non-durable), then the goals, printed and saved to .bench/results.json.
+// Entry point of `npm run bench`: the HTTP push benchmark, then push latency against the number
+// of stored groups, then the parser micro-benchmark (text against Go's expfmt, then protobuf
+// against text), then the end-to-end delivery benchmark (agent -> sink -> real InfluxDB /
+// Prometheus, durable against non-durable), then the goals, printed and saved to
+// .bench/results.json.
 //
-//   npx tsx scripts/bench/run.ts [--only http|parser|formats|delivery] [--bodies small,medium,large]
+//   npx tsx scripts/bench/run.ts [--only http|groups|parser|formats|delivery] [--bodies small,medium,large]
 //       [--duration 10 | small=10,medium=10,large=15] [--connections 4 | large=2]
 //       [--threads 1] [--warmup 2] [--parser-seconds 6] [--timeout 30]
 //       [--method PUT|POST] [--targets pushkit,reference] [--out FILE]
 //       [--backends influxdb,prometheus] [--rounds 2] [--pushes 1000] [--push-samples 1000]
 //       [--push-connections 4] [--delivery-warmup 5] [--delivery-timeout 60] [--sink-option 'k = v']...
+//       [--group-counts 10,1000,10000] [--group-seconds 10] [--group-rounds 2] [--group-warmup 1]
+//       [--group-fill-connections 4]
 //
 // Every numeric flag can also come from the environment (BENCH_DURATION,
 // BENCH_CONNECTIONS, ...); flags win. Exit status is non-zero only when the
@@ -33,12 +36,13 @@ import type { DeliveryRun, DeliverySummary } from './delivery.ts';
 import type { HttpRatio, HttpRun } from './http.ts';
 import type { ParserRun } from './parse-bench.ts';
 import type { FormatRun } from './protobuf.ts';
+import type { GroupRun, GroupsSummary } from './groups.ts';
 import { installCleanupHandlers, stopAll } from './proc.ts';
 import { TARGETS, type TargetName } from './servers.ts';
 import { evaluateTargets, targetsReport } from './targets.ts';
 
 const HELP = `usage: npx tsx scripts/bench/run.ts [options]
-  --only http|parser|formats|delivery  run one benchmark (default: all, http first)
+  --only http|groups|parser|formats|delivery  run one benchmark (default: all, in that order)
   --bodies LIST            bodies to use, from small,medium,large (default: all)
   --duration SPEC          wrk seconds: N for all, or small=10,medium=10,large=15 (env BENCH_DURATION)
   --connections SPEC       wrk connections: N or small=4,medium=4,large=2 (env BENCH_CONNECTIONS)
@@ -46,8 +50,8 @@ const HELP = `usage: npx tsx scripts/bench/run.ts [options]
   --warmup S               http warm-up seconds per run, 0 to skip (default 2, env BENCH_WARMUP)
   --parser-seconds S       timed seconds per body in the parser benchmark, split into 3 alternating rounds (default 6, env BENCH_PARSER_SECONDS)
   --timeout S              wrk per-request timeout (default 30, env BENCH_TIMEOUT)
-  --method PUT|POST        push method (default PUT, env BENCH_METHOD)
-  --targets LIST           http targets, from pushkit,reference (default: both, env BENCH_TARGETS)
+  --method PUT|POST        push method, also of the groups benchmark's measured pushes (default PUT, env BENCH_METHOD)
+  --targets LIST           http and groups targets, from pushkit,reference (default: both, env BENCH_TARGETS)
   --out FILE               JSON results (default .bench/results.json)
  delivery (agent -> sink -> real backend, durable = true against durable = false):
   --backends LIST          from influxdb,prometheus (default: both, env BENCH_BACKENDS)
@@ -57,7 +61,13 @@ const HELP = `usage: npx tsx scripts/bench/run.ts [options]
   --push-connections N     concurrent pushing connections (default 4, env BENCH_PUSH_CONNECTIONS)
   --delivery-warmup N      untimed warm-up pushes per connection, delivered before the clock starts (default 5, env BENCH_DELIVERY_WARMUP)
   --delivery-timeout S     longest wait after the last push for the backend to hold every point (default 60, env BENCH_DELIVERY_TIMEOUT)
-  --sink-option 'K = V'    extra TOML line for the sink table of every run, repeatable (e.g. 'max_in_flight = 4')`;
+  --sink-option 'K = V'    extra TOML line for the sink table of every run, repeatable (e.g. 'max_in_flight = 4')
+ groups (push latency with N groups stored, wrk -c1 -t1 replacing random existing groups):
+  --group-counts LIST      group counts N, each run on a fresh server (default 10,1000,10000, env BENCH_GROUP_COUNTS)
+  --group-seconds S        measured seconds per (round, target, N) (default 10, env BENCH_GROUP_SECONDS)
+  --group-rounds N         rounds, target and N order alternating (default 2, env BENCH_GROUP_ROUNDS)
+  --group-warmup S         wrk warm-up seconds after the fill, 0 to skip (default 1, env BENCH_GROUP_WARMUP)
+  --group-fill-connections N  concurrent connections filling the groups (default 4, env BENCH_GROUP_FILL_CONNECTIONS)`;
 
 const DEFAULT_DURATION: Record<BodyName, number> = { small: 10, medium: 10, large: 15 };
 // The 100k-sample body is ~7.7 MB per push; fewer connections keep the
@@ -114,6 +124,13 @@ function integer(value: string, what: string, allowZero = false): number {
   return n;
 }
 
+/** "10,1000,10000": distinct positive integers, ascending. */
+function groupCounts(list: string): number[] {
+  const counts = list.split(',').map((s) => s.trim()).filter(Boolean).map((s) => integer(s, 'group count'));
+  if (counts.length === 0) throw new Error('--group-counts: no count given');
+  return [...new Set(counts)].sort((a, b) => a - b);
+}
+
 function options(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
@@ -138,6 +155,11 @@ function options(argv: string[]) {
       'delivery-warmup': { type: 'string' },
       'delivery-timeout': { type: 'string' },
       'sink-option': { type: 'string', multiple: true },
+      'group-counts': { type: 'string' },
+      'group-seconds': { type: 'string' },
+      'group-rounds': { type: 'string' },
+      'group-warmup': { type: 'string' },
+      'group-fill-connections': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -147,13 +169,13 @@ function options(argv: string[]) {
   }
   const env = process.env;
   const only = values.only;
-  if (only !== undefined && only !== 'http' && only !== 'parser' && only !== 'formats' && only !== 'delivery') {
-    throw new Error(`--only must be http, parser, formats or delivery`);
-  }
+  const benches = ['http', 'groups', 'parser', 'formats', 'delivery'];
+  if (only !== undefined && !benches.includes(only)) throw new Error(`--only must be one of ${benches.join(', ')}`);
   const method = (values.method ?? env.BENCH_METHOD ?? 'PUT').toUpperCase();
   if (method !== 'PUT' && method !== 'POST') throw new Error(`--method must be PUT or POST`);
   return {
     http: only === undefined || only === 'http',
+    groups: only === undefined || only === 'groups',
     parser: only === undefined || only === 'parser',
     formats: only === undefined || only === 'formats',
     delivery: only === undefined || only === 'delivery',
@@ -175,6 +197,11 @@ function options(argv: string[]) {
     deliveryWarmup: integer(values['delivery-warmup'] ?? env.BENCH_DELIVERY_WARMUP ?? '5', 'delivery warm-up', true),
     deliveryTimeoutS: positive(values['delivery-timeout'] ?? env.BENCH_DELIVERY_TIMEOUT ?? '60', 'delivery timeout'),
     sinkOptions: values['sink-option'] ?? [],
+    groupCounts: groupCounts(values['group-counts'] ?? env.BENCH_GROUP_COUNTS ?? '10,1000,10000'),
+    groupSeconds: positive(values['group-seconds'] ?? env.BENCH_GROUP_SECONDS ?? '10', 'group seconds'),
+    groupRounds: integer(values['group-rounds'] ?? env.BENCH_GROUP_ROUNDS ?? '2', 'group rounds'),
+    groupWarmupS: positive(values['group-warmup'] ?? env.BENCH_GROUP_WARMUP ?? '1', 'group warm-up', true),
+    groupFillConnections: integer(values['group-fill-connections'] ?? env.BENCH_GROUP_FILL_CONNECTIONS ?? '4', 'group fill connections'),
   };
 }
 
@@ -187,6 +214,14 @@ function timeBudgetS(o: Options): number {
     for (const b of o.bodies) {
       // start (tsx compile) + probe + warm-up + run + in-flight timeout + stop
       s += o.targets.length * (60 + 30 + o.warmupS + o.durationS[b] + o.timeoutS + 20);
+    }
+  }
+  // per run: start, fill, checks, warm-up, run, stop. The reference checks each push against
+  // its whole store, so its fill grows with N squared (~40 us per stored group and push on this
+  // 2-core machine near 10,000 groups, ~2,000 s to fill 10,000; 100 us is the bound).
+  if (o.groups) {
+    for (const n of o.groupCounts) {
+      s += o.groupRounds * o.targets.length * (90 + n / 100 + (100e-6 * n * n) / 2 + o.groupWarmupS + o.groupSeconds + 2 * o.timeoutS);
     }
   }
   if (o.parser) s += 180 + 2 * o.bodies.length * (o.parserSeconds + 1) + 120;
@@ -215,6 +250,8 @@ async function main(): Promise<number> {
   let parser: ParserRun[] | undefined;
   let formats: FormatRun[] | undefined;
   let delivery: DeliveryRun[] | undefined;
+  let groups: GroupRun[] | undefined;
+  let groupsSummary: GroupsSummary | undefined;
   let deliverySummary: DeliverySummary[] | undefined;
   let failed = false;
   const sections: string[] = [];
@@ -228,6 +265,26 @@ async function main(): Promise<number> {
       httpRatios = h.httpRatios(http);
       failed ||= http.some((r) => r.error !== undefined);
       sections.push(`== HTTP push benchmark (wrk, ${o.method} /metrics/job/bench) ==\n${h.httpReport(http)}`);
+    }
+    if (o.groups) {
+      const g = await import('./groups.ts');
+      groups = await g.runGroupsBench({
+        targets: o.targets,
+        counts: o.groupCounts,
+        rounds: o.groupRounds,
+        seconds: o.groupSeconds,
+        warmupS: o.groupWarmupS,
+        fillConnections: o.groupFillConnections,
+        timeoutS: o.timeoutS,
+        method: o.method,
+        log,
+      });
+      groupsSummary = g.groupsSummary(groups);
+      failed ||= groups.some((r) => r.error !== undefined);
+      sections.push(
+        `== Push latency against stored groups (wrk -c1 -t1, ${o.method} /metrics/job/bench/instance/i<k> to random existing groups) ==\n` +
+          g.groupsReport(groups),
+      );
     }
     if (o.parser) {
       const p = await import('./parser.ts');
@@ -269,7 +326,7 @@ async function main(): Promise<number> {
     await stopAll();
   }
 
-  const targets = evaluateTargets(httpRatios, parser, formats, deliverySummary);
+  const targets = evaluateTargets(httpRatios, parser, formats, deliverySummary, groupsSummary?.growth);
   if (targets.length > 0) sections.push(`== Goals (reported only; never fail the run) ==\n${targetsReport(targets)}`);
   console.log('\n' + sections.join('\n\n'));
 
@@ -285,6 +342,8 @@ async function main(): Promise<number> {
     formats,
     delivery,
     deliverySummary,
+    groups,
+    groupsSummary,
     targets,
   };
   mkdirSync(dirname(o.out), { recursive: true });

@@ -3,20 +3,24 @@
 // reads the report, never a reason for the benchmark to fail.
 
 import type { DeliverySummary } from './delivery.ts';
+import type { GroupGrowth } from './groups.ts';
 import type { HttpRatio } from './http.ts';
 import type { ParserRun } from './parse-bench.ts';
 import type { FormatRun } from './protobuf.ts';
-import { ratio, table } from './format.ts';
+import { num, ratio, table } from './format.ts';
 
 export interface TargetCheck {
   goal: string;
   want: number;
+  /** Whether `got` must be at least (the default) or at most `want`. */
+  direction?: '>=' | '<=';
   got?: number;
   status: 'PASS' | 'MISS' | 'n/a';
 }
 
-function check(goal: string, want: number, got: number | undefined): TargetCheck {
-  return { goal, want, got, status: got === undefined ? 'n/a' : got >= want ? 'PASS' : 'MISS' };
+function check(goal: string, want: number, got: number | undefined, direction: '>=' | '<=' = '>='): TargetCheck {
+  const met = got !== undefined && (direction === '>=' ? got >= want : got <= want);
+  return { goal, want, direction, got, status: got === undefined ? 'n/a' : met ? 'PASS' : 'MISS' };
 }
 
 export function evaluateTargets(
@@ -24,6 +28,7 @@ export function evaluateTargets(
   parser: ParserRun[] | undefined,
   formats?: FormatRun[],
   delivery?: DeliverySummary[],
+  groups?: GroupGrowth[],
 ): TargetCheck[] {
   const out: TargetCheck[] = [];
   if (http) {
@@ -37,12 +42,15 @@ export function evaluateTargets(
   for (const r of formats ?? []) out.push(check(`protobuf ${r.body}: samples/s vs pushkit text`, 1, r.ratio));
   // Durability may cost, but not more than half the end-to-end throughput.
   for (const r of delivery ?? []) out.push(check(`delivery ${r.backend}: durable vs non-durable end-to-end points/s`, 0.5, r.ratio));
+  // A push must not get slower as the store grows: p50 at the most groups within 1.5x of p50 at the fewest.
+  const g = groups?.find((r) => r.target === 'pushkit');
+  if (g) out.push(check(`groups: pushkit p50 at ${num(g.maxGroups)} groups vs at ${num(g.minGroups)}`, 1.5, g.p50Ratio, '<='));
   return out;
 }
 
 export function targetsReport(checks: TargetCheck[]): string {
   return table(
     ['goal', 'target', 'measured', 'result'],
-    checks.map((c) => [c.goal, `>= ${c.want}x`, ratio(c.got), c.status]),
+    checks.map((c) => [c.goal, `${c.direction ?? '>='} ${c.want}x`, ratio(c.got), c.status]),
   );
 }

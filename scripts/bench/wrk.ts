@@ -9,13 +9,18 @@ const LUA_SCRIPT = fileURLToPath(new URL('./push.lua', import.meta.url));
 
 export interface WrkOptions {
   url: string;
-  bodyFile: string;
+  /** The body push.lua sends (PUSH_BODY_FILE); another script may take its input from `env`. */
+  bodyFile?: string;
   method: 'PUT' | 'POST';
   connections: number;
   threads: number;
   durationS: number;
   /** Per-request timeout; wrk's 2 s default is too short for 7 MB pushes. */
   timeoutS: number;
+  /** Lua script (default push.lua); it must print the same PUSHBENCH summary line. */
+  script?: string;
+  /** Extra environment for the script. */
+  env?: Record<string, string>;
 }
 
 export interface WrkResult {
@@ -44,7 +49,7 @@ const MARK = 'PUSHBENCH ';
 
 function parseSummary(stdout: string): LuaSummary {
   const line = stdout.split('\n').find((l) => l.startsWith(MARK));
-  if (!line) throw new Error('wrk printed no summary line (did push.lua load?)');
+  if (!line) throw new Error('wrk printed no summary line (did the Lua script load?)');
   return JSON.parse(line.slice(MARK.length)) as LuaSummary;
 }
 
@@ -58,11 +63,11 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     `${o.timeoutS}s`,
     '--latency',
     '-s',
-    LUA_SCRIPT,
+    o.script ?? LUA_SCRIPT,
     o.url,
   ];
   const child = spawnTracked('wrk', args, {
-    env: { ...process.env, PUSH_BODY_FILE: o.bodyFile, PUSH_METHOD: o.method },
+    env: { ...process.env, ...(o.bodyFile === undefined ? {} : { PUSH_BODY_FILE: o.bodyFile }), PUSH_METHOD: o.method, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -64,7 +64,12 @@ export class Groups {
    * Stores a parsed push and hands its points on, all or nothing: a refused push (store check,
    * or sinks that cannot take it) leaves the store as it was.
    */
-  async push(replaceAll: boolean, grouping: ReadonlyMap<string, string>, families: readonly MetricFamily[], batch: PointBatch): Promise<void> {
+  /**
+   * `receivedNs` is the push's receive time, the time of its points: series it ends are marked
+   * stale at that time, not later, or a next push already received would come after the marker
+   * and a backend that takes samples in time order (Prometheus) would refuse it.
+   */
+  async push(replaceAll: boolean, grouping: ReadonlyMap<string, string>, families: readonly MetricFamily[], batch: PointBatch, receivedNs: bigint = nowNs()): Promise<void> {
     const { undo, replaced } = this.store.apply({ replaceAll, grouping, families, timeMs: Date.now() });
     let handedOn: Promise<void>;
     try {
@@ -83,7 +88,7 @@ export class Groups {
       throw e;
     }
     this.hooks.changed?.();
-    if (replaced) this.retractReplaced(replaced);
+    if (replaced) this.retractReplaced(replaced, receivedNs);
   }
 
   delete(grouping: ReadonlyMap<string, string>): void {
@@ -130,9 +135,8 @@ export class Groups {
    * sinks see series (measurement, tags, field): a bucket or quantile that went, or a summary
    * that became a gauge, ends too, though its metric stays.
    */
-  private retractReplaced(r: Replaced): void {
+  private retractReplaced(r: Replaced, at: bigint): void {
     if (!this.input.removalsWanted()) return;
-    const at = nowNs();
     const grouping = new Map(r.group.labels);
     const now = r.families.map((f) => r.group.families.get(f.name)?.family).filter((f): f is MetricFamily => f !== undefined);
     const serving = new Set(this.converter.convert(now, grouping, at).flatMap(seriesIds));

@@ -76,9 +76,10 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
         try {
           const reservation = budget.reserve();
           let parsed: Parsed;
+          let received: bigint;
           try {
             const body = await readBody(ctx.req, { maxBodyBytes: o.max_body_bytes, maxDecompressedBytes: o.max_decompressed_bytes, reservation });
-            const received = nowNs();
+            received = nowNs();
             format = bodyFormat(ctx.req.headers["content-type"], body);
             const workers = pool();
             if (workers?.available && body.length >= o.parse_worker_min_bytes) {
@@ -95,7 +96,7 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
           }
           await turn.ready;
           try {
-            await groups.push(ctx.method === "PUT", key.labels, parsed.families, parsed.batch);
+            await groups.push(ctx.method === "PUT", key.labels, parsed.families, parsed.batch, received);
           } catch (e) {
             throw storeError(e);
           }
