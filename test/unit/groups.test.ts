@@ -189,6 +189,27 @@ describe("groups", () => {
       expect(metricNames(s, { job: "a" })).to.deep.equal(["n"]);
     });
 
+    it("a turn ended before it came (its request failed early) is passed over, and the line goes on", async () => {
+      const s = setup();
+      const tA = s.groups.turn(grouping({ job: "a" }));
+      const tB = s.groups.turn(grouping({ job: "a" }));
+      const tC = s.groups.turn(grouping({ job: "a" }));
+      expect([tA.waits, tB.waits, tC.waits]).to.deep.equal([false, true, true]);
+      const started: string[] = [];
+      void tB.ready.then(() => started.push("B"));
+      void tC.ready.then(() => started.push("C"));
+      tB.done();
+      await settle();
+      expect(started, "B's end does not let C overtake A").to.deep.equal([]);
+      tA.done();
+      await settle();
+      expect(started).to.deep.equal(["C"]);
+      tC.done();
+      const tD = s.groups.turn(grouping({ job: "a" }));
+      expect(tD.waits, "the line is empty again").to.equal(false);
+      tD.done();
+    });
+
     it("the same grouping key in another label order shares the line; other groups do not wait", async () => {
       const s = setup();
       const t1 = s.groups.turn(new Map([["job", "a"], ["instance", "i"]]));

@@ -5,6 +5,7 @@ import { LineEncoder, LineWriter } from "../../core/lineprotocol.ts";
 import { Converter, type ConvertOptions } from "../../plugins/inputs/pushgateway/convert.ts";
 import { ParsePool } from "../../plugins/inputs/pushgateway/parse-pool.ts";
 import { parseBody } from "../../plugins/inputs/pushgateway/routes.ts";
+import { labelsOfShape, unpackMetrics, type PackedFamily } from "../../plugins/inputs/pushgateway/packed.ts";
 
 const options: ConvertOptions = { measurement_name: "", job_as_measurement: false, keep_exist_metric_name: false, honor_timestamps: true, tags: { dc: "eu" } };
 
@@ -86,7 +87,8 @@ describe("parse workers", function () {
     const parsed = await Promise.all(bodies.map((b) => pool.run(b, "text", grouping, received, true)));
     parsed.forEach(({ batch, families }, i) => {
       expect(families.map((f) => f.name)).to.deep.equal([`m_${i}`]);
-      expect(families[0].metrics[0]).to.include({ value: i, timestampMs: 1700000000000 });
+      const f = families[0] as PackedFamily;
+      expect(unpackMetrics(f.numbers, labelsOfShape(f.shape, f.size))[0]).to.include({ value: i, timestampMs: 1700000000000 });
       expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(`m,dc=eu,instance=i1,job=batch ${i}=${i} 1700000000000000000\n`);
     });
   });

@@ -24,6 +24,18 @@ function endsWithEof(body: Buffer): boolean {
 
 export function bodyFormat(contentType: string | undefined, body: Buffer): BodyFormat {
   if (contentType === undefined || contentType.trim() === "") return endsWithEof(body) ? "openmetrics" : "text";
+  // A client sends the same Content-Type on every push: read it once.
+  if (contentType !== lastType) {
+    lastType = contentType;
+    lastFormat = formatOf(contentType);
+  }
+  return lastFormat;
+}
+
+let lastType: string | undefined;
+let lastFormat: BodyFormat = "text";
+
+function formatOf(contentType: string): BodyFormat {
   const media = parseMediaType(contentType);
   if (!media) return "text";
   if (media.type === PROTOBUF && media.params.get("proto") === "io.prometheus.client.MetricFamily" && media.params.get("encoding") === "delimited") return "protobuf";

@@ -8,7 +8,8 @@ import type { InputContext } from "../../../core/plugin.ts";
 import { nowNs, type Point } from "../../../core/point.ts";
 import type { Converter } from "./convert.ts";
 import type { MetricFamily } from "./families.ts";
-import { groupKey, sortedGrouping, type GroupStore, type Removed, type Replaced } from "./store.ts";
+import type { PackedFamily } from "./packed.ts";
+import { canonicalGrouping, type GroupStore, type Removed, type Replaced } from "./store.ts";
 
 /** A series as the sinks see it: measurement, tags and one field. */
 function seriesId(p: Point, field: string): string {
@@ -19,22 +20,62 @@ function seriesIds(p: Point): string[] {
   return Object.keys(p.fields).map((f) => seriesId(p, f));
 }
 
-/** Runs tasks one after another per key, in the order they were queued. */
-class KeyedSequencer {
-  private readonly tails = new Map<string, Promise<void>>();
+/** A place in line for a write to one group. */
+export interface Turn {
+  /** Whether a turn taken earlier is still running: only then need `ready` be awaited. */
+  readonly waits: boolean;
+  /** Resolves when every turn taken before this one is done. */
+  readonly ready: Promise<void>;
+  /** Ends this turn (also when it never ran: a request that failed before its turn came). */
+  done(): void;
+}
 
-  /** Queues a turn for key; `ready` resolves when the turns queued before it are done. */
-  turn(key: string): { ready: Promise<void>; done: () => void } {
-    const before = this.tails.get(key) ?? Promise.resolve();
-    let done!: () => void;
-    const finished = new Promise<void>((r) => (done = r));
-    const tail = before.then(() => finished);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return { ready: before, done };
+const NOW = Promise.resolve();
+
+/**
+ * Runs tasks one after another per key, in the order they were queued. A key nobody waits
+ * for costs one map entry and no promise: most pushes find their group's line empty.
+ */
+class KeyedSequencer {
+  /** Per key, the turns queued behind the running one. */
+  private readonly lines = new Map<string, Waiting[]>();
+
+  turn(key: string): Turn {
+    const line = this.lines.get(key);
+    if (!line) {
+      this.lines.set(key, []);
+      return { waits: false, ready: NOW, done: () => this.next(key) };
+    }
+    const me: Waiting = { wake: () => {}, running: false, finished: false };
+    const ready = new Promise<void>((r) => (me.wake = r));
+    line.push(me);
+    return {
+      waits: true,
+      ready,
+      done: () => {
+        // Done before its turn came (its request failed early): skipped when the turn comes.
+        if (me.running) this.next(key);
+        else me.finished = true;
+      },
+    };
   }
+
+  private next(key: string): void {
+    const line = this.lines.get(key)!;
+    for (let t = line.shift(); t; t = line.shift()) {
+      if (t.finished) continue;
+      t.running = true;
+      t.wake();
+      return;
+    }
+    this.lines.delete(key);
+  }
+}
+
+interface Waiting {
+  wake: () => void;
+  running: boolean;
+  finished: boolean;
 }
 
 export interface GroupsHooks {
@@ -56,8 +97,8 @@ export class Groups {
   ) {}
 
   /** A place in line for a write to this group: take it when the request arrives. */
-  turn(grouping: ReadonlyMap<string, string>): { ready: Promise<void>; done: () => void } {
-    return this.order.turn(groupKey(sortedGrouping(grouping)));
+  turn(grouping: ReadonlyMap<string, string>): Turn {
+    return this.order.turn(canonicalGrouping(grouping).key);
   }
 
   /**
@@ -69,7 +110,7 @@ export class Groups {
    * stale at that time, not later, or a next push already received would come after the marker
    * and a backend that takes samples in time order (Prometheus) would refuse it.
    */
-  async push(replaceAll: boolean, grouping: ReadonlyMap<string, string>, families: readonly MetricFamily[], batch: PointBatch, receivedNs: bigint = nowNs()): Promise<void> {
+  async push(replaceAll: boolean, grouping: ReadonlyMap<string, string>, families: readonly (MetricFamily | PackedFamily)[], batch: PointBatch, receivedNs: bigint = nowNs()): Promise<void> {
     const { undo, replaced } = this.store.apply({ replaceAll, grouping, families, timeMs: Date.now() });
     let handedOn: Promise<void>;
     try {
@@ -141,7 +182,7 @@ export class Groups {
     const now = r.families.map((f) => r.group.families.get(f.name)?.family).filter((f): f is MetricFamily => f !== undefined);
     const serving = new Set(this.converter.convert(now, grouping, at).flatMap(seriesIds));
     const ended: Point[] = [];
-    for (const p of this.converter.convert(r.families, grouping, at)) {
+    for (const p of this.converter.convert(r.families.map((sf) => sf.family), grouping, at)) {
       const gone = Object.keys(p.fields).filter((f) => !serving.has(seriesId(p, f)));
       if (gone.length === 0) continue;
       ended.push({ ...p, time: at, fields: Object.fromEntries(gone.map((f) => [f, 0])) });

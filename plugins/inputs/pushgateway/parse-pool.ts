@@ -11,12 +11,13 @@ import { HttpError } from "../../../core/errors.ts";
 import type { ConvertOptions } from "./convert.ts";
 import type { MetricFamily } from "./families.ts";
 import type { BodyFormat } from "./formats.ts";
+import type { PackedFamily } from "./packed.ts";
 import type { ParseJob, ParseResult } from "./parse-worker.ts";
 
-/** A push parsed by a worker: its points, and its families when they were asked for. */
+/** A push parsed: its points, and its families (packed when a worker parsed them) when they were asked for. */
 export interface Parsed {
   batch: PointBatch;
-  families: MetricFamily[];
+  families: (MetricFamily | PackedFamily)[];
 }
 
 interface Pending {
@@ -122,7 +123,7 @@ export class ParsePool {
     return this.slots.length ? this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a)) : undefined;
   }
 
-  /** Parses, converts and encodes a body in a worker; `withFamilies` also brings the parsed families back (copied). */
+  /** Parses, converts and encodes a body in a worker; `withFamilies` also brings the parsed families back (packed). */
   run(body: Buffer, format: BodyFormat, grouping: ReadonlyMap<string, string>, receivedNs: bigint, withFamilies = false): Promise<Parsed> {
     const slot = this.pick();
     if (!slot) return Promise.reject(new Error("no parse worker is running"));

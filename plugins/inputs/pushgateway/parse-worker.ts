@@ -4,8 +4,9 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { LineWriter } from "../../../core/lineprotocol.ts";
 import { Converter, type ConvertOptions } from "./convert.ts";
-import { BodyParseError, type MetricFamily } from "./families.ts";
+import { BodyParseError } from "./families.ts";
 import { parseBody, type BodyFormat } from "./formats.ts";
+import { narrowBody, pack, type PackedFamily } from "./packed.ts";
 
 export interface ParseJob {
   id: number;
@@ -13,12 +14,12 @@ export interface ParseJob {
   format: BodyFormat;
   grouping: [string, string][];
   receivedNs: string;
-  /** Send the parsed families back too (the group store keeps them). */
+  /** Send the parsed families back too, packed (the group store keeps them). */
   withFamilies: boolean;
 }
 
 export type ParseResult =
-  | { id: number; ok: true; lineProtocol: Uint8Array; size: number; families?: MetricFamily[] }
+  | { id: number; ok: true; lineProtocol: Uint8Array; size: number; families?: PackedFamily[] }
   | { id: number; ok: false; parseError: boolean; message: string };
 
 /** Sent once, when the worker has loaded its code and can take jobs. */
@@ -44,7 +45,13 @@ parentPort!.on("message", (job: ParseJob) => {
       at += c.length;
     }
     transfer.push(out.buffer);
-    result = { id: job.id, ok: true, lineProtocol: out, size: writer.lines, ...(job.withFamilies ? { families } : {}) };
+    let packed: PackedFamily[] | undefined;
+    if (job.withFamilies) {
+      const narrow = narrowBody(body, job.format);
+      packed = families.map((f) => pack(f, narrow));
+      for (const p of packed) transfer.push(p.numbers.buffer as ArrayBuffer);
+    }
+    result = { id: job.id, ok: true, lineProtocol: out, size: writer.lines, ...(packed ? { families: packed } : {}) };
   } catch (e) {
     result = { id: job.id, ok: false, parseError: e instanceof BodyParseError, message: (e as Error).message };
   }

@@ -5,6 +5,8 @@ import type { Context } from "koa";
 import { PointBatch } from "../../../core/batch.ts";
 import { MemoryBudget, readBody } from "../../../core/body.ts";
 import { HttpError } from "../../../core/errors.ts";
+import { answerEmpty } from "../../../core/http.ts";
+import { LineWriter } from "../../../core/lineprotocol.ts";
 import type { InputContext } from "../../../core/plugin.ts";
 import { nowNs } from "../../../core/point.ts";
 import { Converter, type ConvertOptions } from "./convert.ts";
@@ -86,30 +88,32 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
               parsed = await workers.run(body, format, key.labels, received, true);
             } else {
               const families = parseBody(body, format);
-              parsed = { families, batch: PointBatch.fromPoints(converter.convert(families, key.labels, received)) };
+              // Straight into line protocol, as the workers do: no point objects for sinks that write it as is.
+              const writer = new LineWriter();
+              converter.write(families, key.labels, received, writer);
+              parsed = { families, batch: PointBatch.fromLineProtocol(writer.finish(), writer.lines) };
             }
           } catch (e) {
-            if (format !== undefined && e instanceof HttpError && e.status === 400) metrics.parseErrors.inc({ format });
+            if (format !== undefined && e instanceof HttpError && e.status === 400) metrics.parseErrors.add(1, format);
             throw e;
           } finally {
             reservation.release();
           }
-          await turn.ready;
+          if (turn.waits) await turn.ready;
           try {
             await groups.push(ctx.method === "PUT", key.labels, parsed.families, parsed.batch, received);
           } catch (e) {
             throw storeError(e);
           }
-          metrics.points.inc({ format }, parsed.batch.size);
+          metrics.points.add(parsed.batch.size, format);
           input.log.debug({ method: ctx.method, job: key.job, points: parsed.batch.size }, "push accepted");
         } finally {
           turn.done();
         }
-        ctx.status = 200;
-        ctx.body = "";
-        metrics.pushes.inc({ method: ctx.method, code: "200" });
+        answerEmpty(ctx, 200);
+        metrics.pushes.add(1, ctx.method, "200");
       } catch (e) {
-        metrics.pushes.inc({ method: ctx.method, code: String(e instanceof HttpError ? e.status : 500) });
+        metrics.pushes.add(1, ctx.method, String(e instanceof HttpError ? e.status : 500));
         throw e;
       }
     },
@@ -124,14 +128,13 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
       ctx.req.resume();
       const turn = groups.turn(key.labels);
       try {
-        await turn.ready;
+        if (turn.waits) await turn.ready;
         groups.delete(key.labels);
       } finally {
         turn.done();
       }
-      ctx.status = 202;
-      ctx.body = "";
-      metrics.pushes.inc({ method: "DELETE", code: "202" });
+      answerEmpty(ctx, 202);
+      metrics.pushes.add(1, "DELETE", "202");
     },
     label,
   );

@@ -5,6 +5,7 @@
 // refusing every later push). The checks read per-name and per-series indexes, so their cost
 // follows the size of the push, not the number of groups stored.
 import type { Metric, MetricFamily, MetricType } from "./families.ts";
+import { isPacked, labelsOfShape, packedHasTimestamps, shapeOf, unpackMetrics, type PackedFamily } from "./packed.ts";
 
 /** The gauges the store itself keeps in every group. */
 export const PUSH_TIME = "push_time_seconds";
@@ -12,24 +13,61 @@ export const PUSH_FAILURE_TIME = "push_failure_time_seconds";
 export const PUSH_TIME_HELP = "Last Unix time when changing this group in the Pushgateway succeeded.";
 export const PUSH_FAILURE_TIME_HELP = "Last Unix time when changing this group in the Pushgateway failed.";
 
-export interface StoredFamily {
-  family: MetricFamily;
-  /** When it was pushed (ms since the epoch). */
-  timeMs: number;
-  /** The series key of each metric (see seriesKey), worked out once when it was pushed. */
-  keys: string[];
-  /** Each metric's labels as pushed: a push with the very same label sets reuses the keys. */
-  pushedLabels: readonly (readonly string[])[];
+/**
+ * A family as the store keeps it. Its metrics are built when first read (a scrape, the API,
+ * a check): a job that pushes the same series again and again with new values costs a
+ * comparison of label sets per push, not an object per metric.
+ */
+export class StoredFamily {
+  private built: MetricFamily | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly help: string | undefined,
+    readonly type: MetricType,
+    /** When it was pushed (ms since the epoch). */
+    public timeMs: number,
+    /** The series key of each metric (see seriesKey), worked out once when its label sets were first pushed. */
+    readonly keys: readonly string[],
+    /** The label sets as pushed (see shapeOf): a push with the very same ones reuses keys and labels. */
+    readonly shape: string,
+    /** Each metric's labels as the store keeps them (grouping labels in, sorted). */
+    readonly labels: readonly (readonly string[])[],
+    /** The metrics as pushed, or their numbers as a parse worker packed them. */
+    private source: readonly Metric[] | Float64Array | undefined,
+  ) {}
+
+  get size(): number {
+    return this.labels.length;
+  }
+
+  get family(): MetricFamily {
+    if (this.built === undefined) {
+      const src = this.source!;
+      const labels = this.labels;
+      const metrics = src instanceof Float64Array ? unpackMetrics(src, labels) : src.map((m, i) => ({ ...m, labels: labels[i] as string[] }));
+      this.built = { name: this.name, ...(this.help !== undefined ? { help: this.help } : {}), type: this.type, metrics };
+      this.source = undefined;
+    }
+    return this.built;
+  }
+
+  hasTimestamps(): boolean {
+    const src = this.source;
+    if (src instanceof Float64Array) return packedHasTimestamps({ size: this.size, numbers: src } as PackedFamily);
+    return (src ?? this.family.metrics).some((m) => m.timestampMs !== undefined);
+  }
 }
 
-/** A family to put back into the store (restore): its keys are worked out again. */
-export type SavedFamily = Omit<StoredFamily, "keys" | "pushedLabels">;
-
-/** A sanitised family of a write, with the series key of each metric. */
-interface Prepared {
+/** A family to put back into the store (restore). */
+export interface SavedFamily {
   family: MetricFamily;
-  keys: string[];
-  pushedLabels: readonly (readonly string[])[];
+  timeMs: number;
+}
+
+/** A family of a write, sanitised, with the series key of each metric. */
+interface Prepared {
+  sf: StoredFamily;
   /**
    * The group's family this one has the same type and series as: checked and indexed when
    * that one was stored, so neither is done again (a job pushing new values is the usual case).
@@ -70,8 +108,8 @@ export interface Write {
   replaceAll: boolean;
   /** Grouping labels, job included. */
   grouping: ReadonlyMap<string, string>;
-  /** Families as parsed; the store sanitises them. */
-  families: readonly MetricFamily[];
+  /** Families as parsed (or as a parse worker packed them); the store sanitises them. */
+  families: readonly (MetricFamily | PackedFamily)[];
   timeMs: number;
 }
 
@@ -83,11 +121,12 @@ export interface Removed {
 
 /**
  * The families a write replaced, whole: a series that ended may hide inside a metric that
- * stays (a histogram that lost a bucket, a summary that became a gauge).
+ * stays (a histogram that lost a bucket, a summary that became a gauge). Read `.family` of
+ * each only when needed: it builds the metrics.
  */
 export interface Replaced {
   group: Group;
-  families: MetricFamily[];
+  families: StoredFamily[];
 }
 
 /** What applying a write needs to undo it. */
@@ -107,9 +146,36 @@ export function sortedGrouping(grouping: ReadonlyMap<string, string>): [string, 
   return [...grouping].sort(sortPairs);
 }
 
-/** One string per grouping key: the sorted label pairs, unambiguous whatever the values hold. */
+/** One string per grouping key: the sorted label pairs, unambiguous whatever the values hold (see seriesKey). */
 export function groupKey(labels: readonly [string, string][]): string {
-  return JSON.stringify(labels);
+  let k = "";
+  for (const [n, v] of labels) k += SEP + n + SEP + keyPart(v);
+  return k;
+}
+
+/** A grouping key in the forms the store works with. */
+export interface CanonicalGrouping {
+  /** Pairs sorted by name. */
+  labels: [string, string][];
+  key: string;
+  /** The sorted pairs flat: [name, value, ...]. */
+  flat: string[];
+  names: ReadonlySet<string>;
+}
+
+// A push's grouping map is read by the line of its group and by the store: worked out once.
+const canonicalForms = new WeakMap<ReadonlyMap<string, string>, CanonicalGrouping>();
+
+export function canonicalGrouping(grouping: ReadonlyMap<string, string>): CanonicalGrouping {
+  let c = canonicalForms.get(grouping);
+  if (c === undefined || c.labels.length !== grouping.size) {
+    const labels = sortedGrouping(grouping);
+    const flat: string[] = [];
+    for (const [n, v] of labels) flat.push(n, v);
+    c = { labels, key: groupKey(labels), flat, names: new Set(grouping.keys()) };
+    canonicalForms.set(grouping, c);
+  }
+  return c;
 }
 
 // Series keys: the name and every label name and value, separated by NUL. Names cannot hold
@@ -153,8 +219,7 @@ function sortFlat(l: readonly string[]): string[] {
  * `instance=""` when it has none, pairs sorted by name; and its series key. The body's pairs
  * (sorted, as clients send them) are merged with the sorted grouping pairs in one pass.
  */
-function prepareMetric(m: Metric, name: string, grouping: readonly string[], groupingNames: ReadonlySet<string>, out: Metric[], keys: string[]): void {
-  const l = m.labels;
+function prepareLabels(l: readonly string[], name: string, grouping: readonly string[], groupingNames: ReadonlySet<string>, out: string[][], keys: string[]): void {
   let instance = groupingNames.has("instance");
   let overridden = false;
   let sorted = true;
@@ -201,31 +266,23 @@ function prepareMetric(m: Metric, name: string, grouping: readonly string[], gro
     parts[o + 1] = n;
     parts[o + 2] = keyPart(v);
   }
-  out.push({ ...m, labels });
+  out.push(labels);
   keys.push(parts.join(SEP));
 }
 
-function prepare(f: MetricFamily, grouping: readonly string[], groupingNames: ReadonlySet<string>, old?: StoredFamily): Prepared {
-  const pushedLabels = f.metrics.map((m) => m.labels);
-  if (old && old.family.type === f.type && sameLabelSets(old.pushedLabels, pushedLabels)) {
-    const was = old.family.metrics;
-    return { family: { ...f, metrics: f.metrics.map((m, i) => ({ ...m, labels: was[i].labels })) }, keys: old.keys, pushedLabels, reuse: old };
+function prepare(f: MetricFamily | PackedFamily, grouping: readonly string[], groupingNames: ReadonlySet<string>, timeMs: number, old?: StoredFamily): Prepared {
+  const packed = isPacked(f);
+  const shape = packed ? f.shape : shapeOf(f.metrics);
+  const size = packed ? f.size : f.metrics.length;
+  const source = packed ? f.numbers : f.metrics;
+  if (old && old.type === f.type && old.size === size && old.shape === shape) {
+    return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, old.keys, shape, old.labels, source), reuse: old };
   }
-  const metrics: Metric[] = [];
+  const pushed = packed ? labelsOfShape(f.shape, f.size) : f.metrics.map((m) => m.labels);
+  const labels: string[][] = [];
   const keys: string[] = [];
-  for (const m of f.metrics) prepareMetric(m, f.name, grouping, groupingNames, metrics, keys);
-  return { family: { ...f, metrics }, keys, pushedLabels };
-}
-
-function sameLabelSets(a: readonly (readonly string[])[], b: readonly (readonly string[])[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x.length !== y.length) return false;
-    for (let j = 0; j < x.length; j++) if (x[j] !== y[j]) return false;
-  }
-  return true;
+  for (const l of pushed) prepareLabels(l, f.name, grouping, groupingNames, labels, keys);
+  return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, keys, shape, labels, source) };
 }
 
 /**
@@ -233,9 +290,9 @@ function sameLabelSets(a: readonly (readonly string[])[], b: readonly (readonly 
  * `instance=""` when it has none, pairs sorted by name.
  */
 export function sanitize(m: Metric, grouping: readonly [string, string][], groupingNames: ReadonlySet<string>): Metric {
-  const out: Metric[] = [];
-  prepareMetric(m, "", grouping.flat(), groupingNames, out, []);
-  return out[0];
+  const out: string[][] = [];
+  prepareLabels(m.labels, "", grouping.flat(), groupingNames, out, []);
+  return { ...m, labels: out[0] };
 }
 
 /** The labels of a group's own gauges (push_time_seconds): the grouping labels, instance="" added. */
@@ -295,12 +352,9 @@ export class GroupStore {
    * changes nothing but the failure time of the group, if it exists.
    */
   apply(w: Write): { undo: Undo; removed: Removed | undefined; replaced: Replaced | undefined } {
-    const grouping = sortedGrouping(w.grouping);
-    const key = groupKey(grouping);
+    const { labels: grouping, key, flat, names: groupingNames } = canonicalGrouping(w.grouping);
     const existing = this.groups.get(key);
-    const groupingNames = new Set(w.grouping.keys());
-    const flat = grouping.flat();
-    const prepared = w.families.map((f) => prepare(f, flat, groupingNames, existing?.families.get(f.name)));
+    const prepared = w.families.map((f) => prepare(f, flat, groupingNames, w.timeMs, existing?.families.get(f.name)));
     try {
       if (!existing && this.o.max_groups > 0 && this.groups.size >= this.o.max_groups) {
         throw new GroupFullError(`the store holds max_groups (${this.o.max_groups}) groups; delete groups or raise max_groups`);
@@ -314,7 +368,7 @@ export class GroupStore {
       }
       throw e;
     }
-    const group = existing ?? this.create(key, grouping);
+    const group = existing ?? this.create(key, grouping.slice());
     const undo: Undo = { group, created: !existing, before: new Map(group.families), pushTimeMs: group.pushTimeMs, lastPushSuccessful: group.lastPushSuccessful };
     const replaced: StoredFamily[] = [];
     // A reused family's index entries stand for its successor as they are.
@@ -327,7 +381,7 @@ export class GroupStore {
       group.families.clear();
     }
     for (const p of prepared) {
-      const name = p.family.name;
+      const name = p.sf.name;
       const old = group.families.get(name);
       if (old) {
         replaced.push(old);
@@ -336,15 +390,14 @@ export class GroupStore {
       }
       // A family without metrics (protobuf allows one) replaces its namesake but is not kept:
       // it would serve nothing, and would hold its name's type for nothing.
-      if (p.family.metrics.length === 0) continue;
-      const sf: StoredFamily = { family: p.family, timeMs: w.timeMs, keys: p.keys, pushedLabels: p.pushedLabels };
-      group.families.set(name, sf);
-      if (!p.reuse) this.index(group, sf);
+      if (p.sf.size === 0) continue;
+      group.families.set(name, p.sf);
+      if (!p.reuse) this.index(group, p.sf);
     }
     group.pushTimeMs = w.timeMs;
     group.lastPushSuccessful = true;
     this.changes++;
-    return { undo, removed: this.gone(group, replaced), replaced: replaced.length > 0 ? { group, families: replaced.map((sf) => sf.family) } : undefined };
+    return { undo, removed: this.gone(group, replaced, reused), replaced: replaced.length > 0 ? { group, families: replaced } : undefined };
   }
 
   /** Puts a group back as it was before apply() (the push could not be handed on after all). */
@@ -359,7 +412,7 @@ export class GroupStore {
       // beside them is not put back (its group's client was told to push again anyway).
       for (const [name, sf] of u.before) {
         try {
-          this.check(g, g.labels, [sf], false);
+          this.check(g, g.labels, [{ sf }], false);
         } catch (e) {
           if (!(e instanceof InconsistentPushError)) throw e;
           this.dropped.push({ group: g, family: sf.family, reason: e.message });
@@ -381,7 +434,7 @@ export class GroupStore {
 
   /** Removes the group with exactly this grouping key; what it held, if it existed. */
   delete(grouping: ReadonlyMap<string, string>): Removed | undefined {
-    const g = this.groups.get(groupKey(sortedGrouping(grouping)));
+    const g = this.groups.get(canonicalGrouping(grouping).key);
     return g ? this.remove(g) : undefined;
   }
 
@@ -409,13 +462,12 @@ export class GroupStore {
     const key = groupKey(grouping);
     if (this.groups.has(key)) throw new InconsistentPushError(`group ${formatLabels(grouping.flat())} appears twice`);
     const names = new Set(grouping.map(([n]) => n));
-    const prepared = families.map((sf) => ({ ...prepare(sf.family, grouping.flat(), names), timeMs: sf.timeMs }));
+    const prepared = families.map((saved) => prepare(saved.family, grouping.flat(), names, saved.timeMs));
     this.check(undefined, grouping, prepared, true);
     const g = this.create(key, grouping);
-    for (const p of prepared) {
-      if (p.family.metrics.length === 0) continue;
-      const sf: StoredFamily = { family: p.family, timeMs: p.timeMs, keys: p.keys, pushedLabels: p.pushedLabels };
-      g.families.set(p.family.name, sf);
+    for (const { sf } of prepared) {
+      if (sf.size === 0) continue;
+      g.families.set(sf.name, sf);
       this.index(g, sf);
     }
     g.pushTimeMs = pushTimeMs;
@@ -438,22 +490,25 @@ export class GroupStore {
   }
 
   private index(g: Group, sf: StoredFamily): void {
-    const e = this.names.get(sf.family.name);
+    const e = this.names.get(sf.name);
     if (e) e.groups++;
-    else this.names.set(sf.family.name, { type: sf.family.type, groups: 1 });
+    else this.names.set(sf.name, { type: sf.type, groups: 1 });
     for (const k of sf.keys) this.series.set(k, g);
   }
 
   private unindex(g: Group, sf: StoredFamily): void {
-    const e = this.names.get(sf.family.name)!;
-    if (--e.groups === 0) this.names.delete(sf.family.name);
+    const e = this.names.get(sf.name)!;
+    if (--e.groups === 0) this.names.delete(sf.name);
     for (const k of sf.keys) if (this.series.get(k) === g) this.series.delete(k);
   }
 
   /** The metrics of `replaced` families that the group no longer holds (read after indexing the new ones). */
-  private gone(g: Group, replaced: StoredFamily[]): Removed | undefined {
+  private gone(g: Group, replaced: StoredFamily[], reused: ReadonlySet<StoredFamily | undefined>): Removed | undefined {
     const families: MetricFamily[] = [];
-    for (const { family, keys } of replaced) {
+    for (const sf of replaced) {
+      // Its successor has every one of its series.
+      if (reused.has(sf)) continue;
+      const { family, keys } = sf;
       const metrics = family.metrics.filter((_, i) => this.series.get(keys[i]) !== g);
       if (metrics.length > 0) families.push(metrics.length === family.metrics.length ? family : { ...family, metrics });
     }
@@ -461,7 +516,7 @@ export class GroupStore {
   }
 
   /** The type a name will have once the write is applied, if any family will bear it. */
-  private typeAfter(name: string, g: Group | undefined, pushed: ReadonlyMap<string, MetricFamily>, replaceAll: boolean): MetricType | undefined {
+  private typeAfter(name: string, g: Group | undefined, pushed: ReadonlyMap<string, { type: MetricType }>, replaceAll: boolean): MetricType | undefined {
     const p = pushed.get(name);
     if (p) return p.type;
     const own = OWN_TYPES.get(name);
@@ -474,19 +529,19 @@ export class GroupStore {
   }
 
   private check(g: Group | undefined, grouping: readonly [string, string][], prepared: readonly Prepared[], replaceAll: boolean): void {
-    const families = prepared.map((p) => p.family);
-    if (this.o.reject_timestamps && families.some((f) => f.metrics.some((m) => m.timestampMs !== undefined))) {
+    if (this.o.reject_timestamps && prepared.some((p) => p.sf.hasTimestamps())) {
       throw new InconsistentPushError("pushed metrics must not have timestamps");
     }
     const reserved = this.reservedNames();
-    for (const f of families) {
+    for (const { sf: f } of prepared) {
       // The reference lets a push take these names and then replaces or serves the pushed
       // values in silence; a push that cannot be kept as sent is refused instead.
       if (reserved.has(f.name)) throw new InconsistentPushError(`metric family ${JSON.stringify(f.name)} is one of the agent's own metrics`);
       if (OWN_TYPES.has(f.name)) throw new InconsistentPushError(`metric family ${JSON.stringify(f.name)} is kept by the store itself for every group`);
     }
     if (!this.o.consistency_check) return;
-    const pushed = new Map(families.filter((f) => f.metrics.length > 0).map((f) => [f.name, f]));
+    let pushedByName: Map<string, StoredFamily> | undefined;
+    const pushed = () => (pushedByName ??= new Map(prepared.filter((p) => p.sf.size > 0).map((p) => [p.sf.name, p.sf])));
     if (!g) {
       // A new group's own gauges carry its grouping labels and instance="": {job="x"} and
       // {job="x",instance=""} would serve the same push_time_seconds series.
@@ -496,9 +551,11 @@ export class GroupStore {
       }
     }
     const seen = new Set<string>();
-    for (const { family: f, keys, reuse } of prepared) {
+    for (const { sf, reuse } of prepared) {
       // Same type and series as the family it replaces in this group: consistent already.
       if (reuse) continue;
+      const f = sf.family;
+      const keys = sf.keys;
       const expected = this.otherType(f.name, g);
       if (f.metrics.length > 0 && expected && expected !== f.type) throw new InconsistentPushError(`collected metric ${where(f, 0)} is not a ${expected}`);
       const reservedLabel = f.type === "SUMMARY" ? "quantile" : f.type === "HISTOGRAM" || f.type === "GAUGE_HISTOGRAM" ? "le" : undefined;
@@ -509,7 +566,7 @@ export class GroupStore {
         if ((holder !== undefined && holder !== g) || seen.has(k)) throw new InconsistentPushError(`collected metric ${where(f, i)} was collected before with the same name and label values`);
         seen.add(k);
       }
-      if (f.metrics.length > 0) this.checkSuffixes(f, g, pushed, replaceAll);
+      if (f.metrics.length > 0) this.checkSuffixes(f, g, pushed(), replaceAll);
     }
   }
 
@@ -523,7 +580,7 @@ export class GroupStore {
 
   // The text format spells a summary or histogram x as x_count, x_sum (and x_bucket): no other
   // family may bear those names, in either order of arrival.
-  private checkSuffixes(f: MetricFamily, g: Group | undefined, pushed: ReadonlyMap<string, MetricFamily>, replaceAll: boolean): void {
+  private checkSuffixes(f: MetricFamily, g: Group | undefined, pushed: ReadonlyMap<string, { type: MetricType }>, replaceAll: boolean): void {
     const after = (name: string) => this.typeAfter(name, g, pushed, replaceAll);
     for (const suffix of ["_count", "_sum", "_bucket"]) {
       if (!f.name.endsWith(suffix)) continue;

@@ -1,0 +1,194 @@
+// Parsed families in a form that crosses threads cheaply: a family's label sets as one string,
+// its numbers in one Float64Array. A structured clone of 100,000 metric objects costs the
+// receiving thread more than parsing them did; a string and a typed array cost a copy (the
+// array not even that: it is transferred). The store compares a family's label sets with
+// those of the family it replaces as one string, and builds metric objects only when a
+// reader (a scrape, the API) asks for them.
+import type { Bucket, Metric, MetricFamily, MetricType, Quantile } from "./families.ts";
+
+// Separators: NUL and SOH, unless a label holds one; then lone surrogates, which decoding
+// UTF-8 (as every parser does for names and values) never yields. The first character of a
+// shape says which: equal shapes, equal label sets.
+const NARROW = "n";
+const WIDE = "w";
+const SEPARATORS = { [NARROW]: ["\u0000", "\u0001"], [WIDE]: ["\uD800", "\uDBFF"] } as const;
+
+/** A family as a parse worker sends it. */
+export interface PackedFamily {
+  name: string;
+  help?: string;
+  type: MetricType;
+  /** Number of metrics. */
+  size: number;
+  /** The label pairs of every metric as pushed (see shapeOf). */
+  shape: string;
+  /** Per metric: flags, then the numbers they announce (see packNumbers). */
+  numbers: Float64Array;
+}
+
+/**
+ * The label sets of a family's metrics as one string: equal strings, equal label sets.
+ * `narrow` says no label holds NUL or SOH (a caller that knows, e.g. from the body's bytes,
+ * saves the look); one-byte strings are half the size of two-byte ones.
+ */
+export function shapeOf(metrics: readonly Metric[], narrow = !metrics.some(holdsSeparator)): string {
+  const kind = narrow ? NARROW : WIDE;
+  const [pair, metric] = SEPARATORS[kind];
+  const parts = new Array<string>(metrics.length);
+  for (let i = 0; i < metrics.length; i++) parts[i] = metrics[i].labels.join(pair);
+  return kind + parts.join(metric);
+}
+
+const NARROW_SEPARATOR = /[\u0000\u0001]/;
+
+function holdsSeparator(m: Metric): boolean {
+  for (const l of m.labels) if (NARROW_SEPARATOR.test(l)) return true;
+  return false;
+}
+
+/** The label pairs of each metric, back from a shape of `size` metrics. */
+export function labelsOfShape(shape: string, size: number): string[][] {
+  const kind = shape[0];
+  if (kind !== NARROW && kind !== WIDE) throw new Error("packed family: not a shape");
+  if (size === 0) return [];
+  const [pair, metric] = SEPARATORS[kind];
+  const parts = shape.slice(1).split(metric);
+  if (parts.length !== size) throw new Error(`packed family: ${parts.length} label sets for ${size} metrics`);
+  return parts.map((p) => {
+    if (p === "") return [];
+    const pairs = p.split(pair);
+    if (pairs.length % 2 !== 0) throw new Error("packed family: a label set with an odd number of names and values");
+    return pairs;
+  });
+}
+
+const VALUE = 1;
+const TIMESTAMP = 2;
+const SUMMARY = 4;
+const HISTOGRAM = 8;
+const COUNT = 16;
+const SUM = 32;
+const FLOAT_COUNTS = 64;
+
+function lengthOf(m: Metric): number {
+  let n = 1;
+  if (m.value !== undefined) n++;
+  if (m.timestampMs !== undefined) n++;
+  const agg = m.summary ?? m.histogram;
+  if (agg) n += 3 + 2 * (m.summary ? m.summary.quantiles.length : m.histogram!.buckets.length);
+  return n;
+}
+
+/**
+ * Every number of the metrics in one array. Per metric: its flags, value, timestamp; for a
+ * summary or histogram its count, sum, the number of quantiles or buckets, then each one's
+ * bound and value. Absent numbers are left out (their flag is unset).
+ */
+export function packNumbers(metrics: readonly Metric[]): Float64Array {
+  let length = 0;
+  for (const m of metrics) length += lengthOf(m);
+  const out = new Float64Array(length);
+  let at = 0;
+  for (const m of metrics) {
+    const flagsAt = at++;
+    let flags = 0;
+    if (m.value !== undefined) {
+      flags |= VALUE;
+      out[at++] = m.value;
+    }
+    if (m.timestampMs !== undefined) {
+      flags |= TIMESTAMP;
+      out[at++] = m.timestampMs;
+    }
+    const s = m.summary;
+    const h = m.histogram;
+    const agg = s ?? h;
+    if (agg) {
+      flags |= s ? SUMMARY : HISTOGRAM;
+      if (agg.count !== undefined) flags |= COUNT;
+      if (agg.sum !== undefined) flags |= SUM;
+      out[at++] = agg.count ?? 0;
+      out[at++] = agg.sum ?? 0;
+      if (s) {
+        out[at++] = s.quantiles.length;
+        for (const q of s.quantiles) {
+          out[at++] = q.quantile;
+          out[at++] = q.value;
+        }
+      } else {
+        if (h!.floatCounts) flags |= FLOAT_COUNTS;
+        out[at++] = h!.buckets.length;
+        for (const b of h!.buckets) {
+          out[at++] = b.upperBound;
+          out[at++] = b.count;
+        }
+      }
+    }
+    out[flagsAt] = flags;
+  }
+  return out;
+}
+
+/** The metrics back from their numbers, each with the given labels. */
+export function unpackMetrics(numbers: Float64Array, labels: readonly (readonly string[])[]): Metric[] {
+  const out = new Array<Metric>(labels.length);
+  let at = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const flags = numbers[at++];
+    const m: Metric = { labels: labels[i] as string[] };
+    if (flags & VALUE) m.value = numbers[at++];
+    if (flags & TIMESTAMP) m.timestampMs = numbers[at++];
+    if (flags & (SUMMARY | HISTOGRAM)) {
+      const count = numbers[at++];
+      const sum = numbers[at++];
+      const n = numbers[at++];
+      if (flags & SUMMARY) {
+        const quantiles: Quantile[] = new Array(n);
+        for (let k = 0; k < n; k++, at += 2) quantiles[k] = { quantile: numbers[at], value: numbers[at + 1] };
+        m.summary = { quantiles };
+        if (flags & COUNT) m.summary.count = count;
+        if (flags & SUM) m.summary.sum = sum;
+      } else {
+        const buckets: Bucket[] = new Array(n);
+        for (let k = 0; k < n; k++, at += 2) buckets[k] = { upperBound: numbers[at], count: numbers[at + 1] };
+        m.histogram = { buckets, floatCounts: (flags & FLOAT_COUNTS) !== 0 };
+        if (flags & COUNT) m.histogram.count = count;
+        if (flags & SUM) m.histogram.sum = sum;
+      }
+    }
+    out[i] = m;
+  }
+  if (at !== numbers.length) throw new Error(`packed family: ${numbers.length - at} numbers left over`);
+  return out;
+}
+
+/** `narrow`: as for shapeOf. */
+export function pack(f: MetricFamily, narrow?: boolean): PackedFamily {
+  return { name: f.name, ...(f.help !== undefined ? { help: f.help } : {}), type: f.type, size: f.metrics.length, shape: shapeOf(f.metrics, narrow), numbers: packNumbers(f.metrics) };
+}
+
+/**
+ * Whether no label parsed from this body can hold NUL or SOH: true when the body has neither
+ * byte (the text formats' escapes make neither). A look at the bytes is cheaper than at every
+ * label; a protobuf body has such bytes anyway, and its labels are looked at one by one.
+ */
+export function narrowBody(body: Buffer, format: "text" | "openmetrics" | "protobuf"): boolean | undefined {
+  if (format === "protobuf") return undefined;
+  return body.indexOf(0) < 0 && body.indexOf(1) < 0;
+}
+
+/** Whether any metric of a packed family carries a timestamp. */
+export function packedHasTimestamps(p: PackedFamily): boolean {
+  let at = 0;
+  for (let i = 0; i < p.size; i++) {
+    const flags = p.numbers[at++];
+    if (flags & TIMESTAMP) return true;
+    if (flags & VALUE) at++;
+    if (flags & (SUMMARY | HISTOGRAM)) at += 3 + 2 * p.numbers[at + 2];
+  }
+  return false;
+}
+
+export function isPacked(f: MetricFamily | PackedFamily): f is PackedFamily {
+  return "shape" in f;
+}
