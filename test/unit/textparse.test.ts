@@ -714,6 +714,76 @@ describe("text format parser (textparse.ts)", () => {
     });
   });
 
+  describe("tokens that repeat the line before", () => {
+    // The parser reuses a token of the previous sample line when the bytes repeat; these check
+    // that a token is only reused when it is exactly the same token.
+    it("tells apart metric names that extend or shorten the previous one", () => {
+      expect(parse("a 1\nab 2\na 3\na_count 4\na:b 5\na 6\n")).to.deep.equal({
+        a: { name: "a", type: "UNTYPED", metrics: [untyped(1), untyped(3), untyped(6)] },
+        ab: { name: "ab", type: "UNTYPED", metrics: [untyped(2)] },
+        a_count: { name: "a_count", type: "UNTYPED", metrics: [untyped(4)] },
+        "a:b": { name: "a:b", type: "UNTYPED", metrics: [untyped(5)] },
+      });
+    });
+
+    it("tells apart label names and values that extend or shorten the previous ones", () => {
+      const fam = only('m{a="x"} 1\nm{ab="x"} 2\nm{a="xy"} 3\nm{a=""} 4\nm{a="x",a1="x"} 5\nm{a ="x"} 6\n');
+      expect(fam.metrics).to.deep.equal([
+        untyped(1, ["a", "x"]),
+        untyped(2, ["ab", "x"]),
+        untyped(3, ["a", "xy"]),
+        untyped(4, ["a", ""]),
+        untyped(5, ["a", "x", "a1", "x"]),
+        untyped(6, ["a", "x"]),
+      ]);
+    });
+
+    it("does not take the raw bytes of an escaped or UTF-8 value for the value", () => {
+      const fam = only('m{a="x\\"y"} 1\nm{a="x"} 2\nm{a="x\\ny"} 3\nm{a="x\\ny"} 4\nm{a="ä"} 5\nm{a="ä"} 6\n');
+      expect(fam.metrics.map((m) => m.labels[1])).to.deep.equal(['x"y', "x", "x\ny", "x\ny", "ä", "ä"]);
+      expectError('m{a="x\\\\y"} 1\nm{a="x\\y"} 2\n', 2, "invalid escape sequence '\\y'");
+    });
+
+    it("validates a quoted label name after the same plain name", () => {
+      expect(only('m{a="1"} 1\nm{"a"="1"} 2\n').metrics).to.deep.equal([untyped(1, ["a", "1"]), untyped(2, ["a", "1"])]);
+      expectError('m{a="1"} 1\nm{"a b"="1"} 2\n', 2, 'invalid label name "a b"');
+    });
+
+    it("still rejects a duplicate of a repeated label name", () => {
+      expectError('m{a="1",b="2"} 1\nm{a="1",a="2"} 2\n', 2, 'duplicate label names for metric "m"');
+    });
+
+    it("reads le wherever it is among the labels, and takes it as a plain label in other families", () => {
+      const fams = parse('# TYPE h histogram\nh_bucket{le="1",a="x"} 1\nh_bucket{a="x",le="+Inf"} 2\nu{le="1",a="x"} 3\n');
+      expect(fams.h.metrics).to.deep.equal([
+        {
+          labels: ["a", "x"],
+          histogram: {
+            buckets: [
+              { upperBound: 1, count: 1 },
+              { upperBound: Infinity, count: 2 },
+            ],
+            floatCounts: false,
+          },
+        },
+      ]);
+      expect(fams.u.metrics).to.deep.equal([untyped(3, ["le", "1", "a", "x"])]);
+    });
+
+    it("does not carry tokens over from the body parsed before, even in the same buffer", () => {
+      const buf = Buffer.from('m{a="1"} 1\n');
+      expect(parseText(buf)[0].metrics).to.deep.equal([untyped(1, ["a", "1"])]);
+      buf[5] = "2".charCodeAt(0);
+      expect(parseText(buf)[0].metrics).to.deep.equal([untyped(1, ["a", "2"])]);
+    });
+
+    it("reads plain integer timestamps exactly, negative zero included", () => {
+      const ms = only("m 1 -0\nm 1 123456789012345\nm 1 1234567890123456\nm 1 +0012\n").metrics.map((m) => m.timestampMs);
+      expect(ms).to.deep.equal([-0, 123456789012345, 1234567890123456, 12]);
+      expect(Object.is(ms[0], -0)).to.equal(true);
+    });
+  });
+
   describe("large bodies", () => {
     it("parses 50,000 generated samples into the right families and counts", () => {
       const lines: string[] = [];

@@ -77,14 +77,35 @@ function parseGoInt64(s: string): number | undefined {
   return Number(s);
 }
 
+/** Timestamp from bytes: up to 15 plain digits are exact as a double; the rest goes through the string parser. */
+function parseInt64Bytes(buf: Buffer, s: number, e: number): number | undefined {
+  let i = s;
+  const neg = buf[i] === 45;
+  if (neg || buf[i] === 43) i++;
+  if (i < e && e - i <= 15) {
+    let m = 0;
+    for (; i < e; i++) {
+      const d = buf[i] - 48;
+      if (d < 0 || d > 9) break;
+      m = m * 10 + d;
+    }
+    if (i === e) return neg ? -m : m;
+  }
+  return parseGoInt64(buf.toString("latin1", s, e));
+}
+
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
+/** Where the token readFloat read ends (a blank, or the end it was given). */
+let floatEnd = 0;
+
 /**
- * Float from bytes. Plain decimals of up to 15 digits are computed directly: the integer
- * and the power of ten are exact doubles, so one division rounds correctly, as Go does.
- * Everything else goes through the string parser.
+ * Reads a float token at s, up to a blank or e, and leaves its end in floatEnd. Plain
+ * decimals of up to 15 digits are computed while scanning: the integer and the power of ten
+ * are exact doubles, so one division rounds correctly, as Go does. Everything else goes
+ * through the string parser.
  */
-function parseFloatBytes(buf: Buffer, s: number, e: number): number | undefined {
+function readFloat(buf: Buffer, s: number, e: number): number | undefined {
   let i = s;
   let c = buf[i];
   const neg = c === 45;
@@ -103,26 +124,53 @@ function parseFloatBytes(buf: Buffer, s: number, e: number): number | undefined 
       break;
     }
   }
-  if (i === e && digits > 0 && digits <= 15) {
-    const scale = frac < 0 ? 0 : digits - frac;
-    const v = scale === 0 ? m : m / POW10[scale];
-    return neg ? -v : v;
+  if (i === e || c === SP || c === TAB) {
+    floatEnd = i;
+    if (digits > 0 && digits <= 15) {
+      const scale = frac < 0 ? 0 : digits - frac;
+      const v = scale === 0 ? m : m / POW10[scale];
+      return neg ? -v : v;
+    }
+  } else {
+    while (i < e && buf[i] !== SP && buf[i] !== TAB) i++;
+    floatEnd = i;
   }
-  return parseGoFloat(buf.toString("latin1", s, e));
+  return parseGoFloat(buf.toString("latin1", s, i));
 }
 
-/** Whether bytes [s, e) spell `str` (ASCII): lets a token reuse the string of the line before. */
-function spells(buf: Buffer, s: number, e: number, str: string | undefined): str is string {
-  if (str === undefined || str.length !== e - s) return false;
+/**
+ * Whether the len bytes at i repeat the bytes at p (an earlier token; -1 for none) and are
+ * followed by another byte of the line, which the caller checks ends the token.
+ */
+function repeats(buf: Buffer, i: number, p: number, len: number, end: number): boolean {
+  if (p < 0 || i + len >= end) return false;
+  for (let k = 0; k < len; k++) if (buf[i + k] !== buf[p + k]) return false;
+  return true;
+}
+
+/** Whether bytes [s, e) spell `str` (ASCII). */
+function spells(buf: Buffer, s: number, e: number, str: string): boolean {
+  if (str.length !== e - s) return false;
   for (let i = 0; i < str.length; i++) if (str.charCodeAt(i) !== buf[s + i]) return false;
   return true;
 }
 
 /**
- * The previous sample line's metric name and its label names and values by position, kept
- * across pushes too: lines of a family, and pushes of a job, mostly repeat them.
+ * The previous sample line's metric name, and its label names and values by position
+ * (quantile and le included), with where their bytes are in the body being parsed (-1: not
+ * known, or not plain ASCII). Lines of a family mostly repeat them, and comparing a token's
+ * bytes with those is much cheaper than scanning, hashing and interning it. Module state,
+ * reset for each body, so that a push allocates none; labels past PREV_SLOTS are not predicted.
  */
 const prev = { name: undefined as string | undefined, labels: [] as string[] };
+const PREV_SLOTS = 64;
+const prevAt = new Int32Array(PREV_SLOTS).fill(-1);
+let prevNameAt = -1;
+/** How many prevAt slots may be set: resetting only those keeps small pushes cheap. */
+let prevUsed = 0;
+
+/** Label names and values of the line being parsed; copied to an exact-size array only when kept. */
+const scratch: string[] = [];
 
 /**
  * Strings of short ASCII tokens (names, label values) are interned in a small direct-mapped
@@ -132,12 +180,16 @@ const prev = { name: undefined as string | undefined, labels: [] as string[] };
 const INTERN_SLOTS = 8192;
 const internTable: (string | undefined)[] = new Array(INTERN_SLOTS);
 
-function intern(buf: Buffer, s: number, e: number): string {
+/** The hash intern() expects, updated by one byte: callers compute it while scanning the token. */
+function hashStep(h: number, c: number): number {
+  return (Math.imul(h, 31) + c) | 0;
+}
+
+/** The string of bytes [s, e), whose hashStep hash (from 0) is h. */
+function intern(buf: Buffer, s: number, e: number, h: number): string {
   const len = e - s;
   if (len > 40) return buf.toString("latin1", s, e);
-  let h = len;
-  for (let i = s; i < e; i++) h = (Math.imul(h, 31) + buf[i]) | 0;
-  const slot = h & (INTERN_SLOTS - 1);
+  const slot = (h ^ len) & (INTERN_SLOTS - 1);
   const cached = internTable[slot];
   if (cached !== undefined && cached.length === len) {
     let i = 0;
@@ -147,6 +199,13 @@ function intern(buf: Buffer, s: number, e: number): string {
   const str = buf.toString("latin1", s, e);
   internTable[slot] = str;
   return str;
+}
+
+/** What a sample line's metric name resolves to; the same for the whole body once resolved. */
+interface Resolved {
+  st: FamilyState;
+  isCount: boolean;
+  isSum: boolean;
 }
 
 interface FamilyState {
@@ -160,19 +219,55 @@ interface FamilyState {
 }
 
 /** Order-independent key of a label set; length prefixes keep it unambiguous for any bytes. */
-function signature(labels: string[]): string {
-  const n = labels.length;
+function signature(labels: string[], n: number): string {
   if (n === 0) return "";
+  if (n === 2) return pairKey(labels, 0);
+  if (n === 4) {
+    // What sort() would do with two: `<` compares code units, as sort()'s default order does.
+    const a = pairKey(labels, 0);
+    const b = pairKey(labels, 2);
+    return a < b ? a + b : b + a;
+  }
   const pairs: string[] = [];
-  for (let i = 0; i < n; i += 2) pairs.push(`${labels[i].length}:${labels[i]}${labels[i + 1].length}:${labels[i + 1]}`);
-  if (pairs.length > 1) pairs.sort();
+  for (let i = 0; i < n; i += 2) pairs.push(pairKey(labels, i));
+  pairs.sort();
   return pairs.join("");
 }
 
-function sameLabels(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+function pairKey(labels: string[], i: number): string {
+  return `${labels[i].length}:${labels[i]}${labels[i + 1].length}:${labels[i + 1]}`;
+}
+
+/** Whether a holds exactly the first n entries of b. */
+function sameLabels(a: string[], b: string[], n: number): boolean {
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * The first n entries of labels as an array of their own. Literals of the usual sizes are
+ * allocated inline, several times faster than slice(); all have the same (packed) elements kind.
+ */
+function copyLabels(labels: string[], n: number): string[] {
+  switch (n) {
+    case 2:
+      return [labels[0], labels[1]];
+    case 4:
+      return [labels[0], labels[1], labels[2], labels[3]];
+    case 6:
+      return [labels[0], labels[1], labels[2], labels[3], labels[4], labels[5]];
+    case 8:
+      return [labels[0], labels[1], labels[2], labels[3], labels[4], labels[5], labels[6], labels[7]];
+    default:
+      return labels.slice(0, n);
+  }
+}
+
+/** The label name that carries a family's quantile or bucket bound; "" when none does. */
+function specialLabelOf(st: FamilyState | undefined): string {
+  const type = st?.type;
+  return type === "SUMMARY" ? "quantile" : isHistogramType(type) ? "le" : "";
 }
 
 function endsWith(name: string, suffix: string): boolean {
@@ -194,8 +289,18 @@ class TextParser {
   private tokenQuoted = false;
   /** The bytes of a quoted token, for error messages (Go quotes the raw bytes). */
   private tokenBytes: Uint8Array | undefined;
+  /** Whether the last label value read was plain ASCII without escapes. */
+  private plain = false;
+  /** Created on a second name: most small pushes have one. */
+  private resolved: Map<string, Resolved> | undefined;
+  private lastName: string | undefined;
+  private lastResolved: Resolved | undefined;
 
-  constructor(private readonly buf: Buffer) {}
+  constructor(private readonly buf: Buffer) {
+    for (let k = 0; k < prevUsed; k++) prevAt[k] = -1;
+    prevUsed = 0;
+    prevNameAt = -1;
+  }
 
   parse(): MetricFamily[] {
     const buf = this.buf;
@@ -264,7 +369,7 @@ class TextParser {
    * Reads a metric or label name at i into this.token and returns the index after it.
    * Plain names are the fast path; a '"' opens a quoted name with escapes \\ \" \n.
    */
-  private readName(i: number, metric: boolean, predicted?: string): number {
+  private readName(i: number, metric: boolean): number {
     const buf = this.buf;
     const end = this.end;
     const start = metric ? METRIC_START : LABEL_START;
@@ -277,14 +382,19 @@ class TextParser {
     }
     if (!start[buf[i]]) return i;
     const from = i;
-    while (i < end && cont[buf[i]] && buf[i] !== QUOTE) i++;
+    let h = 0;
+    for (; i < end; i++) {
+      const c = buf[i];
+      if (!cont[c] || c === QUOTE) break;
+      h = hashStep(h, c);
+    }
     if (i < end && buf[i] !== QUOTE) {
-      this.token = spells(buf, from, i, predicted) ? predicted : intern(buf, from, i);
+      this.token = intern(buf, from, i, h);
       return i;
     }
     if (i >= end) {
       if (this.eof) this.unexpectedEnd();
-      this.token = intern(buf, from, i);
+      this.token = intern(buf, from, i, h);
       return i;
     }
     return this.readQuotedName(from, metric);
@@ -326,6 +436,31 @@ class TextParser {
   /** %q of the last quoted token when `name` is that token, else of `name`. */
   private quotedToken(name: string): string {
     return this.tokenQuoted && this.token === name && this.tokenBytes ? goQuoteBytes(this.tokenBytes) : goQuote(name);
+  }
+
+  /**
+   * resolveFamily for sample lines, remembered by name: a name resolves to the same family for
+   * the rest of the body (families are never removed, nor their type changed once set).
+   */
+  private familyOf(name: string, quoted: boolean): FamilyState {
+    let r = this.lastResolved;
+    if (r === undefined || name !== this.lastName) {
+      if (r !== undefined) {
+        // A second name: from now on every resolution is remembered.
+        this.resolved ??= new Map([[this.lastName!, r]]);
+        r = this.resolved.get(name);
+      }
+      if (r === undefined) {
+        const st = this.resolveFamily(name, quoted);
+        r = { st, isCount: this.isCount, isSum: this.isSum };
+        this.resolved?.set(name, r);
+      }
+      this.lastName = name;
+      this.lastResolved = r;
+    }
+    this.isCount = r.isCount;
+    this.isSum = r.isSum;
+    return r.st;
   }
 
   /** Finds or creates the family a name belongs to (x_sum/x_count of a summary, x_bucket of a histogram). */
@@ -370,7 +505,7 @@ class TextParser {
       return;
     }
     i = this.skipBlanks(i);
-    i = this.readName(i, true, prev.name);
+    i = this.readName(i, true);
     const c = this.at(i);
     if (c === NL) return;
     if (c !== SP && c !== TAB) this.fail("invalid metric name in comment");
@@ -411,33 +546,53 @@ class TextParser {
 
   private sample(): void {
     const buf = this.buf;
+    const end = this.end;
     let i = this.pos;
     const braced = buf[i] === LBRACE;
     let st: FamilyState | undefined;
     if (!braced) {
-      i = this.readName(i, true, prev.name);
-      if (this.token === "") this.fail("invalid metric name");
-      prev.name = this.token;
-      st = this.resolveFamily(this.token, this.tokenQuoted);
+      const predicted = prev.name;
+      if (predicted !== undefined && repeats(buf, i, prevNameAt, predicted.length, end) && !METRIC_CONT[buf[i + predicted.length]]) {
+        i += predicted.length;
+        st = this.familyOf(predicted, false);
+      } else {
+        const from = i;
+        i = this.readName(i, true);
+        if (this.token === "") this.fail("invalid metric name");
+        prev.name = this.token;
+        prevNameAt = this.tokenQuoted ? -1 : from;
+        st = this.familyOf(this.token, this.tokenQuoted);
+      }
       if (st.type === undefined) st.type = "UNTYPED";
-      if (i < this.end && (buf[i] === SP || buf[i] === TAB)) i = this.skipBlanks(i);
+      if (i < end && (buf[i] === SP || buf[i] === TAB)) i = this.skipBlanks(i);
     }
-    const labels: string[] = [];
+    const labels = scratch;
+    let n = 0;
+    // Where this line's label names and values are in prev: by position, quantile and le too.
+    let slot = 0;
     let quantile = NaN;
     let bucket = NaN;
     let nameLate = false;
-    const end = this.end;
     if ((i < end ? buf[i] : this.at(i)) === LBRACE) {
       i++;
+      let special = specialLabelOf(st);
       for (;;) {
         if (i >= end || buf[i] === SP || buf[i] === TAB) i = this.skipBlanks(i);
         if ((i < end ? buf[i] : this.at(i)) === RBRACE) break;
         // Lines of a family mostly repeat the label names, and often values, of the line before.
-        const slot = labels.length;
-        i = this.readName(i, false, prev.labels[slot]);
-        const name = this.token;
-        const nameQuoted = this.tokenQuoted;
-        if (name === "") this.fail(`invalid label name for metric ${goQuote(st?.family.name ?? "")}`);
+        const nameAt = slot < PREV_SLOTS ? prevAt[slot] : -1;
+        const valueAt = slot < PREV_SLOTS ? prevAt[slot + 1] : -1;
+        const nameFrom = i;
+        let name = prev.labels[slot];
+        let nameQuoted = false;
+        if (name !== undefined && repeats(buf, i, nameAt, name.length, end) && !LABEL_CONT[buf[i + name.length]]) {
+          i += name.length;
+        } else {
+          i = this.readName(i, false);
+          name = this.token;
+          nameQuoted = this.tokenQuoted;
+          if (name === "") this.fail(`invalid label name for metric ${goQuote(st?.family.name ?? "")}`);
+        }
         if (i < end && (buf[i] === SP || buf[i] === TAB)) i = this.skipBlanks(i);
         let c = i < end ? buf[i] : this.at(i);
         if (c !== EQ) {
@@ -446,17 +601,18 @@ class TextParser {
           if (st) this.fail(`multiple metric names for metric ${goQuote(st.family.name)}`);
           st = this.resolveFamily(name, nameQuoted);
           if (st.type === undefined) st.type = "UNTYPED";
-          nameLate = labels.length > 0;
+          special = specialLabelOf(st);
+          nameLate = n > 0;
           if (c === RBRACE) break;
           i++;
           continue;
         }
         if (name === "__name__") this.fail('label name "__name__" is reserved');
         if (nameQuoted && !LEGACY_LABEL_NAME.test(name)) this.fail(`invalid label name ${this.quotedToken(name)}`);
-        const type = st?.type;
-        const special = (type === "SUMMARY" && name === "quantile") || (isHistogramType(type) && name === "le");
-        if (!special) {
-          for (let k = 0; k < labels.length; k += 2) {
+        // Names are never empty, so a family without a special label matches none.
+        const isSpecial = name === special;
+        if (!isSpecial) {
+          for (let k = 0; k < n; k += 2) {
             if (labels[k] === name) this.fail(`duplicate label names for metric ${goQuote(st?.family.name ?? "")}`);
           }
         }
@@ -464,17 +620,33 @@ class TextParser {
         if (i >= end || buf[i] === SP || buf[i] === TAB) i = this.skipBlanks(i);
         c = i < end ? buf[i] : this.at(i);
         if (c !== QUOTE) this.fail(`expected '"' at start of label value, found ${goQuoteByte(c)}`);
-        i = this.readLabelValue(i + 1, prev.labels[slot + 1]);
-        const value = this.token;
-        if (special) {
+        const valueFrom = ++i;
+        let value = prev.labels[slot + 1];
+        let plainValue = true;
+        if (value !== undefined && repeats(buf, i, valueAt, value.length, end) && buf[i + value.length] === QUOTE) {
+          i += value.length + 1;
+        } else {
+          i = this.readLabelValue(i);
+          value = this.token;
+          plainValue = this.plain;
+        }
+        if (slot < PREV_SLOTS) {
+          prev.labels[slot] = name;
+          prev.labels[slot + 1] = value;
+          prevAt[slot] = nameQuoted ? -1 : nameFrom;
+          prevAt[slot + 1] = plainValue ? valueFrom : -1;
+          if (slot >= prevUsed) prevUsed = slot + 2;
+        }
+        slot += 2;
+        if (isSpecial) {
           const v = specialLabelFloat(value);
           if (v === undefined) this.fail(`expected float as value for '${name}' label, got ${goQuote(value)}`);
           if (name === "le") bucket = v;
           else quantile = v;
         } else {
-          labels.push(name, value);
-          prev.labels[slot] = name;
-          prev.labels[slot + 1] = value;
+          labels[n] = name;
+          labels[n + 1] = value;
+          n += 2;
         }
         if (i >= end || buf[i] === SP || buf[i] === TAB) i = this.skipBlanks(i);
         c = i < end ? buf[i] : this.at(i);
@@ -486,18 +658,18 @@ class TextParser {
         this.fail(`unexpected end of label value ${goQuote(value)}`);
       }
       if (!st) this.fail("invalid metric name");
-      if (nameLate) [quantile, bucket] = this.liftSpecialLabels(st, labels, quantile, bucket);
+      if (nameLate) [quantile, bucket, n] = this.liftSpecialLabels(st, labels, n, quantile, bucket);
       i = this.skipBlanks(i + 1);
     }
     if (!st) this.fail("invalid metric name");
 
     // The value: everything up to the next blank or the line's end.
     const from = i;
-    while (i < end && buf[i] !== SP && buf[i] !== TAB) i++;
+    const value = readFloat(buf, i, end);
+    i = floatEnd;
     if (i >= end && this.eof) this.unexpectedEnd();
-    const value = from < i ? parseFloatBytes(buf, from, i) : undefined;
     if (value === undefined) this.fail(`expected float as value, got ${goQuoteBytes(buf, from, i)}`);
-    const metric = this.store(st, labels, value, quantile, bucket);
+    const metric = this.store(st, labels, n, value, quantile, bucket);
     if (i >= end) return;
 
     // The optional timestamp, then nothing else on the line.
@@ -505,23 +677,28 @@ class TextParser {
     const tsFrom = i;
     while (i < end && buf[i] !== SP && buf[i] !== TAB) i++;
     if (i >= end && this.eof) this.unexpectedEnd();
-    const ts = parseGoInt64(buf.toString("latin1", tsFrom, i));
+    const ts = parseInt64Bytes(buf, tsFrom, i);
     if (ts === undefined) this.fail(`expected integer as timestamp, got ${goQuoteBytes(buf, tsFrom, i)}`);
     metric.timestampMs = ts;
     if (this.eof) this.unexpectedEnd();
     if (i < end) this.fail(`spurious string after timestamp: ${goQuoteBytes(buf, i, end)}`);
   }
 
-  /** Reads a quoted label value starting after its opening quote; leaves it in this.token. */
-  private readLabelValue(i: number, predicted?: string): number {
+  /**
+   * Reads a quoted label value starting after its opening quote; leaves it in this.token,
+   * and in this.plain whether it was plain ASCII without escapes.
+   */
+  private readLabelValue(i: number): number {
     const buf = this.buf;
     const end = this.end;
     const from = i;
     let high = false;
+    let h = 0;
     while (i < end) {
       const c = buf[i];
       if (c === QUOTE || c === BSL) break;
       if (c >= 0x80) high = true;
+      h = hashStep(h, c);
       i++;
     }
     if (i >= end) {
@@ -530,10 +707,12 @@ class TextParser {
     }
     if (buf[i] === QUOTE) {
       if (high && !isUtf8(buf.subarray(from, i))) this.fail(`invalid label value ${goQuoteBytes(buf, from, i)}`);
-      this.token = high ? buf.toString("utf8", from, i) : spells(buf, from, i, predicted) ? predicted : intern(buf, from, i);
+      this.token = high ? buf.toString("utf8", from, i) : intern(buf, from, i, h);
+      this.plain = !high;
       return i + 1;
     }
     // Escapes: collect bytes.
+    this.plain = false;
     const bytes: number[] = [];
     for (let k = from; k < i; k++) bytes.push(buf[k]);
     for (;;) {
@@ -554,38 +733,45 @@ class TextParser {
     return i + 1;
   }
 
-  /** A quoted name after its labels: only now is it known whether quantile/le are special. */
-  private liftSpecialLabels(st: FamilyState, labels: string[], quantile: number, bucket: number): [number, number] {
-    const special = st.type === "SUMMARY" ? "quantile" : isHistogramType(st.type) ? "le" : "";
-    for (let k = 0; k < labels.length; k += 2) {
-      if (labels[k] !== special) continue;
+  /**
+   * A quoted name after its labels: only now is it known whether quantile/le are special.
+   * Drops them from the first n entries of labels; returns the special values and the new n.
+   */
+  private liftSpecialLabels(st: FamilyState, labels: string[], n: number, quantile: number, bucket: number): [number, number, number] {
+    const special = specialLabelOf(st);
+    let kept = 0;
+    for (let k = 0; k < n; k += 2) {
+      if (labels[k] !== special) {
+        labels[kept] = labels[k];
+        labels[kept + 1] = labels[k + 1];
+        kept += 2;
+        continue;
+      }
       const v = parseGoFloat(labels[k + 1]);
       if (v === undefined) this.fail(`expected float as value for '${special}' label, got ${goQuote(labels[k + 1])}`);
       if (special === "le") bucket = v;
       else quantile = v;
-      labels.splice(k, 2);
-      k -= 2;
     }
-    return [quantile, bucket];
+    return [quantile, bucket, kept];
   }
 
-  private store(st: FamilyState, labels: string[], value: number, quantile: number, bucket: number): Metric {
+  /** Stores a sample whose labels are the first n entries of `labels` (copied if kept). */
+  private store(st: FamilyState, labels: string[], n: number, value: number, quantile: number, bucket: number): Metric {
     const family = st.family;
     const type = st.type;
     if (type !== "SUMMARY" && !isHistogramType(type)) {
-      const metric: Metric = { labels, value };
+      const metric: Metric = { labels: copyLabels(labels, n), value };
       family.metrics.push(metric);
       return metric;
     }
-    let metric: Metric | undefined;
-    if (st.last && sameLabels(st.last.labels, labels)) {
-      metric = st.last;
-    } else {
+    let metric = st.last;
+    if (metric === undefined || !sameLabels(metric.labels, labels, n)) {
       const grouped = (st.grouped ??= new Map());
-      const key = signature(labels);
+      const key = signature(labels, n);
       metric = grouped.get(key);
       if (!metric) {
-        metric = type === "SUMMARY" ? { labels, summary: { quantiles: [] } } : { labels, histogram: { buckets: [], floatCounts: false } };
+        const kept = copyLabels(labels, n);
+        metric = type === "SUMMARY" ? { labels: kept, summary: { quantiles: [] } } : { labels: kept, histogram: { buckets: [], floatCounts: false } };
         grouped.set(key, metric);
         family.metrics.push(metric);
       }
