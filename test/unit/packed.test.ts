@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Metric, MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
-import { labelsOfShape, narrowBody, pack, packedHasTimestamps, shapeOf, unpackMetrics } from "../../plugins/inputs/pushgateway/packed.ts";
+import { labelsOfShape, narrowBody, pack, packedHasTimestamps, ShapeCache, shapeOf, unpackMetrics } from "../../plugins/inputs/pushgateway/packed.ts";
 import { parseText } from "../../plugins/inputs/pushgateway/textparse.ts";
 import { parseProtobuf } from "../../plugins/inputs/pushgateway/protoparse.ts";
 import { GroupStore } from "../../plugins/inputs/pushgateway/store.ts";
@@ -92,6 +92,27 @@ describe("packed families", () => {
     expect(shapeOf(m(["a", "1"]))).to.not.equal(shapeOf(m(["a", "1"]), false), "a shape says how it was joined");
     expect(narrowBody(Buffer.from('m{a="x"} 1\n'), "text")).to.equal(true);
     expect(narrowBody(Buffer.from('m{a="x\u0000"} 1\n'), "text")).to.equal(false);
+  });
+
+  it("reuse the last push's shape of a family only when its label sets are the same", () => {
+    const cache = new ShapeCache(10, 2);
+    const body = (v: string) => parseText(Buffer.from(`m{a="1"} ${v}\nm{a="2"} ${v}\nm{a="3"} ${v}\n`))[0];
+    const first = cache.shapeOf("g", body("1"), true);
+    expect(first).to.equal(shapeOf(body("1").metrics, true));
+    expect(cache.shapeOf("g", body("2"), true)).to.equal(first);
+    const changed = parseText(Buffer.from('m{a="1"} 1\nm{a="2"} 1\nm{a="4"} 1\n'))[0];
+    expect(cache.shapeOf("g", changed, true)).to.equal(shapeOf(changed.metrics, true));
+    const fewer = parseText(Buffer.from('m{a="1"} 1\nm{a="2"} 1\n'))[0];
+    expect(cache.shapeOf("g", fewer, true)).to.equal(shapeOf(fewer.metrics, true));
+    const odd = parseText(Buffer.from('m{a="1"} 1\nm{a="2",b="x"} 1\n'))[0];
+    expect(cache.shapeOf("g", odd, true)).to.equal(shapeOf(odd.metrics, true));
+    // More label sets than it may keep: the oldest go, and every answer stays right.
+    for (let i = 0; i < 8; i++) {
+      const f = parseText(Buffer.from(`m{g="${i}",a="1"} 1\nm{g="${i}",a="2"} 1\nm{g="${i}",a="3"} 1\n`))[0];
+      expect(cache.shapeOf(`g${i}`, f, true)).to.equal(shapeOf(f.metrics, true));
+      expect(cache.shapeOf(`g${i}`, f, true)).to.equal(shapeOf(f.metrics, true));
+    }
+    expect((cache as unknown as { metrics: number }).metrics).to.be.at.most(10);
   });
 
   it("tell whether any metric carries a timestamp", () => {

@@ -162,9 +162,71 @@ export function unpackMetrics(numbers: Float64Array, labels: readonly (readonly 
   return out;
 }
 
+interface CachedShape {
+  labels: readonly (readonly string[])[];
+  shape: string;
+}
+
+/**
+ * The shapes a parse worker made last, per group and family: a job pushes the same series
+ * push after push, and comparing label sets with the last push's costs a third of joining
+ * them again. Families of fewer than `minSize` metrics are cheap to join and not kept; at most
+ * `maxMetrics` metrics' label sets are kept, the least recently used family going first.
+ */
+export class ShapeCache {
+  private readonly entries = new Map<string, CachedShape>();
+  private metrics = 0;
+
+  constructor(
+    private readonly maxMetrics = 500_000,
+    private readonly minSize = 256,
+  ) {}
+
+  /**
+   * shapeOf(f.metrics, narrow), from the cache when the label sets are those of the group's
+   * last push of f. `group` only picks the entry compared: a shape is reused on equal label sets.
+   */
+  shapeOf(group: string, f: MetricFamily, narrow?: boolean): string {
+    const ms = f.metrics;
+    if (ms.length < this.minSize) return shapeOf(ms, narrow);
+    const key = group + "\u0000" + f.name;
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.metrics -= hit.labels.length;
+      // Equal label sets make the same string whatever `narrow` says now: theirs hold no separator.
+      if (sameLabelSets(hit.labels, ms)) return this.keep(key, hit);
+    }
+    const shape = shapeOf(ms, narrow);
+    return this.keep(key, { labels: ms.map((m) => m.labels), shape });
+  }
+
+  private keep(key: string, e: CachedShape): string {
+    this.entries.set(key, e);
+    this.metrics += e.labels.length;
+    for (const [k, old] of this.entries) {
+      if (this.metrics <= this.maxMetrics || k === key) break;
+      this.entries.delete(k);
+      this.metrics -= old.labels.length;
+    }
+    return e.shape;
+  }
+}
+
+function sameLabelSets(was: readonly (readonly string[])[], ms: readonly Metric[]): boolean {
+  if (was.length !== ms.length) return false;
+  for (let i = 0; i < ms.length; i++) {
+    const a = was[i];
+    const b = ms[i].labels;
+    if (a.length !== b.length) return false;
+    for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
+  }
+  return true;
+}
+
 /** `narrow`: as for shapeOf. */
-export function pack(f: MetricFamily, narrow?: boolean): PackedFamily {
-  return { name: f.name, ...(f.help !== undefined ? { help: f.help } : {}), type: f.type, size: f.metrics.length, shape: shapeOf(f.metrics, narrow), numbers: packNumbers(f.metrics) };
+export function pack(f: MetricFamily, narrow?: boolean, shape = shapeOf(f.metrics, narrow)): PackedFamily {
+  return { name: f.name, ...(f.help !== undefined ? { help: f.help } : {}), type: f.type, size: f.metrics.length, shape, numbers: packNumbers(f.metrics) };
 }
 
 /**

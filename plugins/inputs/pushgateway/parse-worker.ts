@@ -6,7 +6,7 @@ import { LineWriter } from "../../../core/lineprotocol.ts";
 import { Converter, type ConvertOptions } from "./convert.ts";
 import { BodyParseError } from "./families.ts";
 import { parseBody, type BodyFormat } from "./formats.ts";
-import { narrowBody, pack, type PackedFamily } from "./packed.ts";
+import { narrowBody, pack, ShapeCache, type PackedFamily } from "./packed.ts";
 
 export interface ParseJob {
   id: number;
@@ -26,6 +26,7 @@ export type ParseResult =
 export const READY = { ready: true } as const;
 
 const converter = new Converter(workerData as ConvertOptions);
+const shapes = new ShapeCache();
 
 parentPort!.on("message", (job: ParseJob) => {
   let result: ParseResult;
@@ -48,7 +49,8 @@ parentPort!.on("message", (job: ParseJob) => {
     let packed: PackedFamily[] | undefined;
     if (job.withFamilies) {
       const narrow = narrowBody(body, job.format);
-      packed = families.map((f) => pack(f, narrow));
+      const group = job.grouping.flat().join("\u0000");
+      packed = families.map((f) => pack(f, narrow, shapes.shapeOf(group, f, narrow)));
       for (const p of packed) transfer.push(p.numbers.buffer as ArrayBuffer);
     }
     result = { id: job.id, ok: true, lineProtocol: out, size: writer.lines, ...(packed ? { families: packed } : {}) };
