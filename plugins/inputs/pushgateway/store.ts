@@ -80,7 +80,7 @@ export interface Group {
   readonly key: string;
   /** The grouping labels, job included, sorted by name. */
   readonly labels: readonly [string, string][];
-  readonly families: Map<string, StoredFamily>;
+  families: Map<string, StoredFamily>;
   /** Last successful change (ms since the epoch). */
   pushTimeMs: number;
   /** Last refused change (ms), 0 if none. */
@@ -160,22 +160,30 @@ export interface CanonicalGrouping {
   key: string;
   /** The sorted pairs flat: [name, value, ...]. */
   flat: string[];
-  names: ReadonlySet<string>;
+  names: LabelNames;
 }
 
-// A push's grouping map is read by the line of its group and by the store: worked out once.
-const canonicalForms = new WeakMap<ReadonlyMap<string, string>, CanonicalGrouping>();
+/** What the store asks of a set of label names. */
+export interface LabelNames {
+  has(name: string): boolean;
+}
 
+// Worked out again by each reader of a push's grouping (its group's line, the store): that
+// costs less than remembering it per map (a WeakMap entry per request taxes every GC).
 export function canonicalGrouping(grouping: ReadonlyMap<string, string>): CanonicalGrouping {
-  let c = canonicalForms.get(grouping);
-  if (c === undefined || c.labels.length !== grouping.size) {
-    const labels = sortedGrouping(grouping);
-    const flat: string[] = [];
-    for (const [n, v] of labels) flat.push(n, v);
-    c = { labels, key: groupKey(labels), flat, names: new Set(grouping.keys()) };
-    canonicalForms.set(grouping, c);
+  const labels: [string, string][] = [];
+  for (const pair of grouping) labels.push(pair);
+  if (labels.length > 1) labels.sort(sortPairs);
+  const flat = new Array<string>(labels.length * 2);
+  let key = "";
+  for (let i = 0; i < labels.length; i++) {
+    const [n, v] = labels[i];
+    flat[2 * i] = n;
+    flat[2 * i + 1] = v;
+    key += SEP + n + SEP + keyPart(v);
   }
-  return c;
+  // The map itself answers which names it has.
+  return { labels, key, flat, names: grouping };
 }
 
 // Series keys: the name and every label name and value, separated by NUL. Names cannot hold
@@ -219,7 +227,7 @@ function sortFlat(l: readonly string[]): string[] {
  * `instance=""` when it has none, pairs sorted by name; and its series key. The body's pairs
  * (sorted, as clients send them) are merged with the sorted grouping pairs in one pass.
  */
-function prepareLabels(l: readonly string[], name: string, grouping: readonly string[], groupingNames: ReadonlySet<string>, out: string[][], keys: string[]): void {
+function prepareLabels(l: readonly string[], name: string, grouping: readonly string[], groupingNames: LabelNames, out: string[][], keys: string[]): void {
   let instance = groupingNames.has("instance");
   let overridden = false;
   let sorted = true;
@@ -270,7 +278,7 @@ function prepareLabels(l: readonly string[], name: string, grouping: readonly st
   keys.push(parts.join(SEP));
 }
 
-function prepare(f: MetricFamily | PackedFamily, grouping: readonly string[], groupingNames: ReadonlySet<string>, timeMs: number, old?: StoredFamily): Prepared {
+function prepare(f: MetricFamily | PackedFamily, grouping: readonly string[], groupingNames: LabelNames, timeMs: number, old?: StoredFamily): Prepared {
   const packed = isPacked(f);
   const shape = packed ? f.shape : shapeOf(f.metrics);
   const size = packed ? f.size : f.metrics.length;
@@ -289,7 +297,7 @@ function prepare(f: MetricFamily | PackedFamily, grouping: readonly string[], gr
  * A metric as the store keeps it: every grouping label, overriding a body label of that name,
  * `instance=""` when it has none, pairs sorted by name.
  */
-export function sanitize(m: Metric, grouping: readonly [string, string][], groupingNames: ReadonlySet<string>): Metric {
+export function sanitize(m: Metric, grouping: readonly [string, string][], groupingNames: LabelNames): Metric {
   const out: string[][] = [];
   prepareLabels(m.labels, "", grouping.flat(), groupingNames, out, []);
   return { ...m, labels: out[0] };
@@ -369,16 +377,19 @@ export class GroupStore {
       throw e;
     }
     const group = existing ?? this.create(key, grouping.slice());
-    const undo: Undo = { group, created: !existing, before: new Map(group.families), pushTimeMs: group.pushTimeMs, lastPushSuccessful: group.lastPushSuccessful };
+    // PUT starts the group's families afresh: the map it had is what undo puts back.
+    const before = w.replaceAll ? group.families : new Map(group.families);
+    const undo: Undo = { group, created: !existing, before, pushTimeMs: group.pushTimeMs, lastPushSuccessful: group.lastPushSuccessful };
     const replaced: StoredFamily[] = [];
     // A reused family's index entries stand for its successor as they are.
-    const reused = new Set(prepared.map((p) => p.reuse));
+    const reused = new Set<StoredFamily | undefined>();
+    for (const p of prepared) if (p.reuse) reused.add(p.reuse);
     if (w.replaceAll) {
       for (const sf of group.families.values()) {
         replaced.push(sf);
         if (!reused.has(sf)) this.unindex(group, sf);
       }
-      group.families.clear();
+      group.families = new Map();
     }
     for (const p of prepared) {
       const name = p.sf.name;
