@@ -273,6 +273,14 @@ export class SinkQueue {
   }
 }
 
+/**
+ * A disk queue could not keep the push: the client must push again (sinks that took it may
+ * then get it twice, which backends store as one value per series and time).
+ */
+function cannotQueue(q: SinkQueue, reason: Error): HttpError {
+  return new HttpError(503, `sink "${q.name}" cannot queue the push: ${reason.message}; retry later`, { "Retry-After": "5" });
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -327,15 +335,16 @@ export class Delivery {
     return this.settle(batch, queues);
   }
 
-  private async settle(batch: PointBatch, queues: readonly SinkQueue[]): Promise<void> {
+  private settle(batch: PointBatch, queues: readonly SinkQueue[]): Promise<void> {
+    // One sink, the usual case: no need to wait for the others.
+    if (queues.length === 1) return queues[0].enqueue(batch).catch((e: Error) => Promise.reject(cannotQueue(queues[0], e)));
+    return this.settleAll(batch, queues);
+  }
+
+  private async settleAll(batch: PointBatch, queues: readonly SinkQueue[]): Promise<void> {
     const results = await Promise.allSettled(queues.map((q) => q.enqueue(batch)));
     const failed = results.findIndex((r) => r.status === "rejected");
-    if (failed >= 0) {
-      // A disk queue could not keep the push: the client must push again (sinks that took it
-      // may then get it twice, which backends store as one value per series and time).
-      const reason = (results[failed] as PromiseRejectedResult).reason as Error;
-      throw new HttpError(503, `sink "${queues[failed].name}" cannot queue the push: ${reason.message}; retry later`, { "Retry-After": "5" });
-    }
+    if (failed >= 0) throw cannotQueue(queues[failed], (results[failed] as PromiseRejectedResult).reason as Error);
   }
 
   /** Closes every queue; resolves to the number of points lost (not delivered, not on disk). */
