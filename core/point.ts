@@ -38,6 +38,13 @@ export function withTag(tags: Record<string, string>, key: string, value: string
 export interface PointWriter {
   /** Measurement and tags (inserted in key order) of the points that follow. */
   series(measurement: string, tags: Record<string, string>): void;
+  /**
+   * As series(), for writers that would rather not have a Record: the tags as flat
+   * [key, value, ...] pairs, the first `length` entries of `pairs`, keys unique and sorted
+   * (and none that a Record would not keep, "__proto__"). The caller reuses the array:
+   * writers read it only until the next series.
+   */
+  seriesPairs?(measurement: string, pairs: readonly string[], length: number): void;
   /** A point of the current series with one float field; `extraKey` is one more tag that sorts into place and wins. */
   add(time: bigint, field: string, value: number, extraKey?: string, extraValue?: string): void;
   /** A point of the current series with two float fields, keys in order. */

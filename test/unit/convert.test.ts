@@ -1,6 +1,6 @@
 // Metric families -> points (datakit-pushgateway.md §3, without the defects of §4).
 import { expect } from "chai";
-import { encodeBatch, encodePoint } from "../../core/lineprotocol.ts";
+import { LineEncoder, LineWriter, encodeBatch, encodePoint } from "../../core/lineprotocol.ts";
 import type { Point } from "../../core/point.ts";
 import { Converter, names, type ConvertOptions, type NamingOptions } from "../../plugins/inputs/pushgateway/convert.ts";
 import type { Metric, MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
@@ -348,6 +348,92 @@ describe("conversion", () => {
       const points = convertText(text);
       expect(points).to.have.length(2);
       for (const p of points) expect(p.time).to.equal(TS_NS);
+    });
+  });
+
+  describe("straight into line protocol (LineWriter)", () => {
+    function random(seed: number): () => number {
+      return () => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed / 2147483648;
+      };
+    }
+
+    // Names that clash with fields ("total", "count"...), repeat, sort around le/quantile, or need escaping.
+    const NAMES = ["a", "b", "job", "le", "quantile", "total", "total_count", "total_sum", "total_bucket", "tag_total", "x y", "k=v", "z,", "é", "__proto__", "constructor"];
+    const VALUES = ["", "v", "a b", "c,d", "e=f", "back\\", "\\\\", "line\nbreak", "tab\t", "quote\"", "日本", "😀", "\ud800", "0.5"];
+    const NUMBERS = [0, -0, 1, 42, -7, 2 ** 40 + 3, 2 ** 53, 1e21, 0.25, -1.5e-9, 3.14159, NaN, Infinity, -Infinity];
+
+    function pick<T>(rnd: () => number, from: readonly T[]): T {
+      return from[Math.floor(rnd() * from.length)];
+    }
+
+    function labels(rnd: () => number): string[] {
+      const out: string[] = [];
+      for (let i = Math.floor(rnd() * 5); i > 0; i--) out.push(pick(rnd, NAMES), pick(rnd, VALUES));
+      return out;
+    }
+
+    function metric(rnd: () => number, type: MetricFamily["type"]): Metric {
+      const m: Metric = { labels: labels(rnd) };
+      if (rnd() < 0.3) m.timestampMs = pick(rnd, [1700000000123, 0, -1, 5]);
+      const n = () => pick(rnd, NUMBERS);
+      if (type === "SUMMARY") m.summary = { count: rnd() < 0.8 ? n() : undefined, sum: rnd() < 0.8 ? n() : undefined, quantiles: [0.5, 0.9, 0.99].map((q) => ({ quantile: q, value: n() })) };
+      else if (type === "HISTOGRAM" || type === "GAUGE_HISTOGRAM") {
+        m.histogram = { count: rnd() < 0.8 ? n() : undefined, sum: rnd() < 0.8 ? n() : undefined, buckets: [0.1, 1, 1e-5, Infinity].map((upperBound) => ({ upperBound, count: n() })), floatCounts: false };
+      } else m.value = n();
+      return m;
+    }
+
+    function families(rnd: () => number): MetricFamily[] {
+      const types: MetricFamily["type"][] = ["COUNTER", "GAUGE", "UNTYPED", "SUMMARY", "HISTOGRAM", "GAUGE_HISTOGRAM"];
+      return Array.from({ length: 8 }, (_, i) => {
+        const type = pick(rnd, types);
+        return family(pick(rnd, ["app_total", "app_x", "a b_total", "_app_total", "t", "app_é"]) + (i % 2 ? "" : `_${i}`), type, Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => metric(rnd, type)));
+      });
+    }
+
+    function bothWays(fams: MetricFamily[], group: Map<string, string>, o: Partial<ConvertOptions>): { expected: Buffer; written: Buffer } {
+      const conv = new Converter({ ...DEFAULTS, ...o });
+      const expected = Buffer.concat(new LineEncoder().encodeChunks(conv.convert(fams, group, RECEIVED)));
+      const writer = new LineWriter(5);
+      conv.write(fams, group, RECEIVED, writer);
+      return { expected, written: Buffer.concat(writer.finish()) };
+    }
+
+    for (let seed = 1; seed <= 30; seed++) {
+      it(`writes the lines LineEncoder writes for convert()'s points (random push ${seed})`, () => {
+        const rnd = random(seed);
+        const group = new Map(labels(rnd).map((v, i, a) => (i % 2 ? undefined : [v, a[i + 1]])).filter((e): e is [string, string] => e !== undefined));
+        group.set("job", pick(rnd, ["j", "a b", ""]));
+        const o: Partial<ConvertOptions> = { keep_exist_metric_name: rnd() < 0.3, honor_timestamps: rnd() < 0.7, tags: Object.fromEntries([[pick(rnd, NAMES), pick(rnd, VALUES)], [pick(rnd, NAMES), pick(rnd, VALUES)]]) };
+        if (rnd() < 0.2) o.measurement_name = "prom,x";
+        const { expected, written } = bothWays(families(rnd), group, o);
+        expect(written.toString("latin1")).to.equal(expected.toString("latin1"));
+      });
+    }
+
+    it("keeps the rules for repeated labels, __proto__ and clashing names", () => {
+      const fams = [
+        family("app_total", "COUNTER", [
+          { labels: ["b", "1", "a", "x", "a", "y"], value: 1 },
+          { labels: ["__proto__", "p", "total", "t", "tag_total", "u"], value: -0 },
+        ]),
+        family("rpc_total", "SUMMARY", [{ labels: ["total_count", "c", "quantile", "q"], summary: { count: 3, sum: 2, quantiles: [{ quantile: 0.5, value: 1 }] } }]),
+        family("h_s", "HISTOGRAM", [{ labels: ["le", "l", "s_bucket", "b"], histogram: { count: 2 ** 53, sum: NaN, buckets: [{ upperBound: 0.1, count: 1 }], floatCounts: false } }]),
+      ];
+      const { expected, written } = bothWays(fams, grouping("j", { a: "g", s_sum: "gs" }), { tags: { total: "static", z: "" } });
+      expect(written.toString()).to.equal(expected.toString());
+      expect(written.toString().split("\n")).to.deep.equal([
+        // the later of two "a" labels; a field's tag renamed (or dropped where tag_<key> exists)
+        `app,a=y,b=1,job=j,s_sum=gs,tag_total=static total=1 ${RECEIVED}`,
+        `app,a=g,job=j,s_sum=gs,tag_total=u total=-0 ${RECEIVED}`,
+        `rpc,a=g,job=j,quantile=q,s_sum=gs,tag_total_count=c,total=static total_count=3,total_sum=2 ${RECEIVED}`,
+        `rpc,a=g,job=j,quantile=0.5,s_sum=gs,tag_total=static,total_count=c total=1 ${RECEIVED}`,
+        `h,a=g,job=j,le=l,s_bucket=b,s_sum=gs,total=static s_count=9007199254740992 ${RECEIVED}`,
+        `h,a=g,job=j,le=0.1,s_sum=gs,tag_s_bucket=b,total=static s_bucket=1 ${RECEIVED}`,
+        "",
+      ]);
     });
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { encodeBatch, encodePoint, escapeKey, escapeMeasurement } from "../../core/lineprotocol.ts";
-import type { Point } from "../../core/point.ts";
+import { LineEncoder, LineWriter, encodeBatch, encodePoint, escapeKey, escapeMeasurement } from "../../core/lineprotocol.ts";
+import { PointsWriter, type Point, type PointWriter } from "../../core/point.ts";
 
 describe("line protocol", () => {
   it("sorts tags and fields, leaves out empty tag values", () => {
@@ -126,6 +126,148 @@ describe("line protocol", () => {
     it("an empty batch is empty", () => {
       expect(encodeBatch([])).to.equal("");
     });
+  });
+});
+
+describe("LineWriter", () => {
+  // A small seeded generator: the same cases on every run.
+  function random(seed: number): () => number {
+    return () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+  }
+
+  const PIECES = ["a", "b", "le", "quantile", "job", "m", "x y", "a,b", "k=v", "\\", "\\\\", "end\\", "\n", "\r\t", '"', "é", "日本", "😀", "\ud800", "", "0", "10", "9", "tag_x"];
+  const NUMBERS = [0, -0, 1, -1, 7, 42, 1e9 - 1, 1e9, 1e9 + 1, 2 ** 31, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 1e21, 1.5, -2.25, 0.1, 1e-7, 123456.789, 5e-324, 1.7976931348623157e308, NaN, Infinity, -Infinity];
+
+  function text(rnd: () => number, parts: number): string {
+    let s = "";
+    for (let i = 0; i < parts; i++) s += PIECES[Math.floor(rnd() * PIECES.length)];
+    return s;
+  }
+
+  function number(rnd: () => number): number {
+    const r = rnd();
+    if (r < 0.5) return NUMBERS[Math.floor(rnd() * NUMBERS.length)];
+    if (r < 0.8) return Math.floor(rnd() * 2 ** (1 + Math.floor(rnd() * 53))) * (rnd() < 0.2 ? -1 : 1);
+    return (rnd() - 0.5) * 10 ** Math.floor(rnd() * 40 - 20);
+  }
+
+  /** Sorted pairs with unique keys, as the converter hands them over. */
+  function pairs(rnd: () => number): string[] {
+    const tags = new Map<string, string>();
+    const n = Math.floor(rnd() * 6);
+    for (let i = 0; i < n; i++) tags.set(text(rnd, 1 + Math.floor(rnd() * 2)), rnd() < 0.2 ? "" : text(rnd, 1 + Math.floor(rnd() * 3)));
+    tags.delete("__proto__");
+    return [...tags.keys()].sort().flatMap((k) => [k, tags.get(k)!]);
+  }
+
+  /** The same random calls made on each writer. */
+  function drive(seed: number, writers: Required<PointWriter>[]): void {
+    const rnd = random(seed);
+    for (let s = 0; s < 60; s++) {
+      const measurement = rnd() < 0.3 ? "m" : text(rnd, 1 + Math.floor(rnd() * 3));
+      const tags = pairs(rnd);
+      const asRecord = rnd() < 0.2;
+      for (const w of writers) {
+        if (asRecord) w.series(measurement, Object.fromEntries(Array.from({ length: tags.length / 2 }, (_, i) => [tags[2 * i], tags[2 * i + 1]])));
+        else w.seriesPairs(measurement, [...tags, "unused", "pair"], tags.length);
+      }
+      for (let p = 0; p < 1 + Math.floor(rnd() * 5); p++) {
+        const time = rnd() < 0.7 ? 1700000000000000000n : BigInt(Math.floor(rnd() * 1e15));
+        const field = text(rnd, 1 + Math.floor(rnd() * 2));
+        const value = number(rnd);
+        const kind = rnd();
+        const extraKey = rnd() < 0.5 ? (rnd() < 0.5 ? "le" : "quantile") : tags.length > 0 && rnd() < 0.5 ? tags[0] : text(rnd, 1);
+        const extraValue = rnd() < 0.1 ? "" : text(rnd, 1 + Math.floor(rnd() * 2));
+        const field2 = field + "_2";
+        const value2 = number(rnd);
+        for (const w of writers) {
+          if (kind < 0.4) w.add(time, field, value);
+          else if (kind < 0.8) w.add(time, field, value, extraKey, extraValue);
+          else w.addTwo(time, field, value, field2, value2);
+        }
+      }
+    }
+  }
+
+  /** Points as the PointWriter contract has them: the extra tag sorts into place and wins. */
+  class Reference implements Required<PointWriter> {
+    readonly points: Point[] = [];
+    private measurement = "";
+    private tags: Record<string, string> = {};
+
+    series(measurement: string, tags: Record<string, string>): void {
+      this.measurement = measurement;
+      this.tags = tags;
+    }
+
+    seriesPairs(measurement: string, pairs: readonly string[], length: number): void {
+      this.series(measurement, Object.fromEntries(Array.from({ length: length / 2 }, (_, i) => [pairs[2 * i], pairs[2 * i + 1]])));
+    }
+
+    add(time: bigint, field: string, value: number, extraKey?: string, extraValue?: string): void {
+      const tags = extraKey === undefined ? this.tags : { ...this.tags, [extraKey]: extraValue! };
+      this.points.push({ measurement: this.measurement, tags, fields: { [field]: value }, time });
+    }
+
+    addTwo(time: bigint, field1: string, value1: number, field2: string, value2: number): void {
+      this.points.push({ measurement: this.measurement, tags: this.tags, fields: { [field1]: value1, [field2]: value2 }, time });
+    }
+  }
+
+  for (let seed = 1; seed <= 40; seed++) {
+    it(`writes the lines LineEncoder writes for the same points (random case ${seed})`, () => {
+      const points = new Reference();
+      const writer = new LineWriter(1 + (seed % 7));
+      drive(seed, [points, writer]);
+      const expected = new LineEncoder().encodeBatch(points.points);
+      const chunks = writer.finish();
+      // As bytes: a lone surrogate is written as U+FFFD, as Buffer.from(text) writes it.
+      expect(Buffer.concat(chunks).toString("latin1")).to.equal(Buffer.from(expected).toString("latin1"));
+      expect(writer.lines).to.equal(expected.split("\n").length - 1);
+      expect(chunks.every((c) => c.length > 0 && c[c.length - 1] === 10)).to.equal(true);
+    });
+  }
+
+  it("writes whole numbers digit by digit as String() does", () => {
+    const rnd = random(7);
+    const points = new PointsWriter();
+    const writer = new LineWriter();
+    points.series("m", {});
+    writer.seriesPairs("m", [], 0);
+    for (let i = 0; i < 5000; i++) {
+      const v = Math.floor(rnd() * 2 ** (1 + (i % 53))) * (i % 3 === 0 ? -1 : 1);
+      for (const w of [points, writer]) w.add(1n, "v", v);
+    }
+    expect(Buffer.concat(writer.finish()).toString()).to.equal(new LineEncoder().encodeBatch(points.points));
+  });
+
+  it("writes a series' key again after moving to a larger buffer", () => {
+    const points = new Reference();
+    const writer = new LineWriter(1000);
+    const long = "x".repeat(3000);
+    for (const w of [points, writer]) {
+      w.seriesPairs("m", ["a", "1", "z", "2"], 4);
+      w.add(1n, "f", 1);
+      w.add(2n, "f", 2, "le", "0.5");
+      w.add(3n, long, 3); // too long for the buffer: the next one holds the lines since
+      w.add(4n, "f", 4);
+      w.add(5n, "f", 5, "le", "+Inf");
+      w.addTwo(6n, "c", 6, "s", 7);
+    }
+    expect(Buffer.concat(writer.finish()).toString()).to.equal(new LineEncoder().encodeBatch(points.points));
+  });
+
+  it("keeps lines whole across its buffers, however long", () => {
+    const long = "v".repeat(5000);
+    const writer = new LineWriter(3);
+    writer.seriesPairs("m", ["k", long], 2);
+    for (let i = 0; i < 10; i++) writer.add(BigInt(i), "f", i, "le", long);
+    const lines = Buffer.concat(writer.finish()).toString().split("\n");
+    expect(lines).to.have.length(11);
+    lines.slice(0, 10).forEach((line, i) => expect(line).to.equal(`m,k=${long},le=${long} f=${i} ${i}`));
   });
 });
 

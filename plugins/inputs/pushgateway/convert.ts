@@ -59,6 +59,8 @@ function tagFloat(v: number): string {
 
 export class Converter {
   private readonly staticPairs: string[];
+  private readonly pairTags = new PairTags();
+  private readonly recordTags = new RecordTags();
 
   constructor(private readonly o: ConvertOptions) {
     this.staticPairs = sortedPairs(Object.entries(o.tags).flat());
@@ -77,7 +79,8 @@ export class Converter {
   /** Converts one push into any PointWriter (e.g. straight into line protocol). */
   write(families: readonly MetricFamily[], grouping: ReadonlyMap<string, string>, receivedNs: bigint, out: PointWriter): void {
     const job = grouping.get("job") ?? "";
-    const groupingPairs = sortedPairs([...grouping].flat());
+    const fixed = this.fixedTags(sortedPairs(flatPairs(grouping)));
+    const tags = out.seriesPairs ? this.pairTags : this.recordTags;
     const msCache = new Map<number, bigint>();
     const timeOf = (m: Metric): bigint => {
       const ms = m.timestampMs;
@@ -91,10 +94,11 @@ export class Converter {
       const countField = field + "_count";
       const sumField = field + "_sum";
       const bucketField = field + "_bucket";
+      tags.family([field, countField, sumField, bucketField]);
       for (const m of fam.metrics) {
-        const tags = this.tags(m, groupingPairs);
+        merge(sortedPairs(m.labels), fixed, tags);
         const time = timeOf(m);
-        out.series(measurement, tags);
+        tags.writeTo(out, measurement);
         switch (fam.type) {
           case "COUNTER":
           case "GAUGE":
@@ -126,41 +130,159 @@ export class Converter {
   }
 
   /**
-   * Static tags < body labels < grouping key (a bucket's le and a quantile's quantile are
-   * added afterwards and win). Keys are inserted sorted, so encoders need not sort them: the
-   * three sources are merged as sorted lists (clients send labels sorted; others are sorted here).
+   * The tags a push gives every metric: static tags and the grouping key, merged as sorted
+   * lists (the grouping key wins).
    */
-  private tags(m: Metric, grouping: readonly string[]): Record<string, string> {
-    const labels = sortedPairs(m.labels);
+  private fixedTags(grouping: readonly string[]): FixedTags {
     const fixed = this.staticPairs;
-    const out: Record<string, string> = {};
+    const out: FixedTags = { pairs: [], overLabels: [] };
     let a = 0; // static
-    let b = 0; // labels
     let c = 0; // grouping
-    for (;;) {
+    while (a < fixed.length || c < grouping.length) {
       const ka = a < fixed.length ? fixed[a] : undefined;
-      const kb = b < labels.length ? labels[b] : undefined;
       const kc = c < grouping.length ? grouping[c] : undefined;
-      let key = ka;
-      if (kb !== undefined && (key === undefined || kb < key)) key = kb;
-      if (kc !== undefined && (key === undefined || kc < key)) key = kc;
-      if (key === undefined) return out;
-      let value = "";
-      if (key === ka) {
-        value = fixed[a + 1];
+      if (kc === undefined || (ka !== undefined && ka < kc)) {
+        out.pairs.push(ka!, fixed[a + 1]);
+        out.overLabels.push(false);
         a += 2;
-      }
-      if (key === kb) {
-        value = labels[b + 1];
-        b += 2;
-      }
-      if (key === kc) {
-        value = grouping[c + 1];
+      } else {
+        if (ka === kc) a += 2;
+        out.pairs.push(kc, grouping[c + 1]);
+        out.overLabels.push(true);
         c += 2;
       }
-      out[key] = value;
+    }
+    return out;
+  }
+}
+
+/** Static tags and grouping key as sorted pairs, and for each whether it wins over a body label. */
+interface FixedTags {
+  pairs: string[];
+  overLabels: boolean[];
+}
+
+/**
+ * The tags of a metric: static tags < body labels < grouping key (a bucket's le and a
+ * quantile's quantile are added afterwards and win), put in key order so that writers need
+ * not sort them: the labels (sorted) and the push's fixed tags are merged as sorted lists.
+ */
+function merge(labels: readonly string[], fixed: FixedTags, out: Tags): void {
+  const f = fixed.pairs;
+  out.clear();
+  let i = 0; // labels
+  let j = 0; // fixed
+  while (i < labels.length || j < f.length) {
+    const label = i < labels.length ? labels[i] : undefined;
+    const key = j < f.length ? f[j] : undefined;
+    if (key === undefined || (label !== undefined && label < key)) {
+      out.put(label!, labels[i + 1]);
+      i += 2;
+    } else if (label === key) {
+      out.put(key, fixed.overLabels[j >> 1] ? f[j + 1] : labels[i + 1]);
+      i += 2;
+      j += 2;
+    } else {
+      out.put(key, f[j + 1]);
+      j += 2;
     }
   }
+}
+
+/** The tags of the metric at hand, kept as the writer takes them. */
+interface Tags {
+  /** The field keys of the family at hand, the keys has() is asked about. */
+  family(fieldKeys: readonly string[]): void;
+  clear(): void;
+  /** Adds a tag; keys come in order, a key repeated (a label pushed twice) right after itself. */
+  put(key: string, value: string): void;
+  /** Whether `key in record()` holds: inherited names such as "toString" count too. */
+  has(key: string): boolean;
+  record(): Record<string, string>;
+  /** Makes them the tags of the points the writer is given next. */
+  writeTo(out: PointWriter, measurement: string): void;
+}
+
+/** Tags as a Record, for writers that keep one per point anyway. */
+class RecordTags implements Tags {
+  private tags: Record<string, string> = {};
+
+  family(): void {}
+
+  clear(): void {
+    this.tags = {};
+  }
+
+  put(key: string, value: string): void {
+    this.tags[key] = value;
+  }
+
+  has(key: string): boolean {
+    return key in this.tags;
+  }
+
+  record(): Record<string, string> {
+    return this.tags;
+  }
+
+  writeTo(out: PointWriter, measurement: string): void {
+    out.series(measurement, this.tags);
+  }
+}
+
+// `key in Object.prototype`, looked up in a Set: `in` with a key built at run time is slow.
+const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/**
+ * Tags as flat [key, value, ...] pairs, for writers that take them (seriesPairs): no Record to
+ * build, nor to walk. One array serves a whole push (a fresh one per metric costs the garbage
+ * collector more than the merge); the tags are its first `length` entries. Put with a Record's
+ * rules, since tags used to be Records and their lines must not change.
+ */
+class PairTags implements Tags {
+  private readonly pairs: string[] = [];
+  private length = 0;
+  /** Whether a field key of the family at hand is an inherited name: nearly never. */
+  private inheritedFields = false;
+
+  family(fieldKeys: readonly string[]): void {
+    this.inheritedFields = fieldKeys.some((k) => INHERITED.has(k));
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  // A repeated key keeps its place and takes the later value; "__proto__" is not kept at all.
+  put(key: string, value: string): void {
+    const last = this.length - 2;
+    if (last >= 0 && this.pairs[last] === key) this.pairs[last + 1] = value;
+    else if (key !== "__proto__") {
+      this.pairs[this.length++] = key;
+      this.pairs[this.length++] = value;
+    }
+  }
+
+  has(key: string): boolean {
+    for (let i = 0; i < this.length; i += 2) if (this.pairs[i] === key) return true;
+    return this.inheritedFields && INHERITED.has(key);
+  }
+
+  record(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (let i = 0; i < this.length; i += 2) out[this.pairs[i]] = this.pairs[i + 1];
+    return out;
+  }
+
+  writeTo(out: PointWriter, measurement: string): void {
+    out.seriesPairs!(measurement, this.pairs, this.length);
+  }
+}
+
+function flatPairs(m: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of m) out.push(k, v);
+  return out;
 }
 
 /** Label pairs sorted by name (as flat [name, value, ...]); the array itself when already sorted. */
@@ -190,8 +312,9 @@ function sortedPairs(l: string[]): string[] {
  * InfluxDB-style backends (DataKit drops the field). The field keeps its key; the tag is
  * renamed to "tag_<key>". Rare: checked per point, and such a point gets a series of its own.
  */
-function clashFree(tags: Record<string, string>, fieldKeys: readonly string[], extraKey?: string, extraValue?: string): Record<string, string> | undefined {
-  if (!fieldKeys.some((k) => k in tags || k === extraKey)) return undefined;
+function clashFree(current: Tags, fieldKeys: readonly string[], extraKey?: string, extraValue?: string): Record<string, string> | undefined {
+  if (!fieldKeys.some((k) => current.has(k) || k === extraKey)) return undefined;
+  const tags = current.record();
   let out = extraKey === undefined ? tags : withTag(tags, extraKey, extraValue!);
   for (const key of fieldKeys) {
     if (!(key in out)) continue;
@@ -203,15 +326,15 @@ function clashFree(tags: Record<string, string>, fieldKeys: readonly string[], e
   return out;
 }
 
-function add(out: PointWriter, measurement: string, tags: Record<string, string>, time: bigint, field: string, value: number, extraKey?: string, extraValue?: string): void {
-  if (!(field in tags) && field !== extraKey) return out.add(time, field, value, extraKey, extraValue);
+function add(out: PointWriter, measurement: string, tags: Tags, time: bigint, field: string, value: number, extraKey?: string, extraValue?: string): void {
+  if (!tags.has(field) && field !== extraKey) return out.add(time, field, value, extraKey, extraValue);
   const fixed = clashFree(tags, [field], extraKey, extraValue)!;
   out.series(measurement, fixed);
   out.add(time, field, value);
-  out.series(measurement, tags);
+  tags.writeTo(out, measurement);
 }
 
-function countAndSum(out: PointWriter, measurement: string, tags: Record<string, string>, time: bigint, countField: string, count: number | undefined, sumField: string, sum: number | undefined): void {
+function countAndSum(out: PointWriter, measurement: string, tags: Tags, time: bigint, countField: string, count: number | undefined, sumField: string, sum: number | undefined): void {
   const hasCount = finite(count);
   const hasSum = finite(sum);
   if (!hasCount && !hasSum) return;
@@ -220,5 +343,5 @@ function countAndSum(out: PointWriter, measurement: string, tags: Record<string,
   if (hasCount && hasSum) out.addTwo(time, countField, count, sumField, sum);
   else if (hasCount) out.add(time, countField, count);
   else out.add(time, sumField, sum!);
-  if (fixed) out.series(measurement, tags);
+  if (fixed) tags.writeTo(out, measurement);
 }
