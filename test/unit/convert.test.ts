@@ -413,6 +413,13 @@ describe("conversion", () => {
       });
     }
 
+    it("a field named like an inherited property (toString) clashes with no tag", () => {
+      const fams = [family("a_toString", "GAUGE", [{ labels: ["x", "1"], value: 2 }]), family("b_constructor", "SUMMARY", [{ labels: [], summary: { count: 1, sum: 1, quantiles: [] } }])];
+      const { expected, written } = bothWays(fams, grouping("j", {}), {});
+      expect(written.toString()).to.equal(expected.toString());
+      expect(written.toString().split("\n")).to.deep.equal([`a,job=j,x=1 toString=2 ${RECEIVED}`, `b,job=j constructor_count=1,constructor_sum=1 ${RECEIVED}`, ""]);
+    });
+
     it("keeps the rules for repeated labels, __proto__ and clashing names", () => {
       const fams = [
         family("app_total", "COUNTER", [

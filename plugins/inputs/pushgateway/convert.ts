@@ -94,7 +94,6 @@ export class Converter {
       const countField = field + "_count";
       const sumField = field + "_sum";
       const bucketField = field + "_bucket";
-      tags.family([field, countField, sumField, bucketField]);
       for (const m of fam.metrics) {
         merge(sortedPairs(m.labels), fixed, tags);
         const time = timeOf(m);
@@ -191,12 +190,10 @@ function merge(labels: readonly string[], fixed: FixedTags, out: Tags): void {
 
 /** The tags of the metric at hand, kept as the writer takes them. */
 interface Tags {
-  /** The field keys of the family at hand, the keys has() is asked about. */
-  family(fieldKeys: readonly string[]): void;
   clear(): void;
   /** Adds a tag; keys come in order, a key repeated (a label pushed twice) right after itself. */
   put(key: string, value: string): void;
-  /** Whether `key in record()` holds: inherited names such as "toString" count too. */
+  /** Whether a tag has this key. */
   has(key: string): boolean;
   record(): Record<string, string>;
   /** Makes them the tags of the points the writer is given next. */
@@ -207,8 +204,6 @@ interface Tags {
 class RecordTags implements Tags {
   private tags: Record<string, string> = {};
 
-  family(): void {}
-
   clear(): void {
     this.tags = {};
   }
@@ -218,7 +213,7 @@ class RecordTags implements Tags {
   }
 
   has(key: string): boolean {
-    return key in this.tags;
+    return Object.hasOwn(this.tags, key);
   }
 
   record(): Record<string, string> {
@@ -230,9 +225,6 @@ class RecordTags implements Tags {
   }
 }
 
-// `key in Object.prototype`, looked up in a Set: `in` with a key built at run time is slow.
-const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
-
 /**
  * Tags as flat [key, value, ...] pairs, for writers that take them (seriesPairs): no Record to
  * build, nor to walk. One array serves a whole push (a fresh one per metric costs the garbage
@@ -242,12 +234,6 @@ const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
 class PairTags implements Tags {
   private readonly pairs: string[] = [];
   private length = 0;
-  /** Whether a field key of the family at hand is an inherited name: nearly never. */
-  private inheritedFields = false;
-
-  family(fieldKeys: readonly string[]): void {
-    this.inheritedFields = fieldKeys.some((k) => INHERITED.has(k));
-  }
 
   clear(): void {
     this.length = 0;
@@ -265,7 +251,7 @@ class PairTags implements Tags {
 
   has(key: string): boolean {
     for (let i = 0; i < this.length; i += 2) if (this.pairs[i] === key) return true;
-    return this.inheritedFields && INHERITED.has(key);
+    return false;
   }
 
   record(): Record<string, string> {
@@ -317,11 +303,12 @@ function clashFree(current: Tags, fieldKeys: readonly string[], extraKey?: strin
   const tags = current.record();
   let out = extraKey === undefined ? tags : withTag(tags, extraKey, extraValue!);
   for (const key of fieldKeys) {
-    if (!(key in out)) continue;
+    // Own keys only: a field named like an inherited property ("toString") clashes with nothing.
+    if (!Object.hasOwn(out, key)) continue;
     const v = out[key];
     const renamed: Record<string, string> = {};
     for (const k in out) if (k !== key) renamed[k] = out[k];
-    out = `tag_${key}` in renamed ? renamed : withTag(renamed, `tag_${key}`, v);
+    out = Object.hasOwn(renamed, `tag_${key}`) ? renamed : withTag(renamed, `tag_${key}`, v);
   }
   return out;
 }
