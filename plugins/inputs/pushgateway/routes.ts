@@ -65,6 +65,8 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
   const budget = new MemoryBudget(o.max_inflight_bytes, "max_inflight_bytes");
 
   const metrics = new PushMetrics(input.metrics);
+  // Read once: the level is set at start, and a push should not build a log record it drops.
+  const debug = input.log.isLevelEnabled("debug");
   const label = `${base}/{grouping}`;
 
   input.http.route(
@@ -106,7 +108,7 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
             throw storeError(e);
           }
           metrics.points.add(parsed.batch.size, format);
-          input.log.debug({ method: ctx.method, job: key.job, points: parsed.batch.size }, "push accepted");
+          if (debug) input.log.debug({ method: ctx.method, job: key.job, points: parsed.batch.size }, "push accepted");
         } finally {
           turn.done();
         }
