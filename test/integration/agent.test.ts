@@ -334,8 +334,10 @@ describe("agent (integration)", function () {
     lines.push("# TYPE big_latency_seconds summary", 'big_latency_seconds{quantile="0.5"} 0.25 1700000000000', "big_latency_seconds_sum NaN 1700000000000", "big_latency_seconds_count 4 1700000000000");
     const large = lines.join("\n") + "\n";
 
-    async function pushAndRead(parseWorkers: number): Promise<string[]> {
+    /** The points of the push, and what the group store serves after it and after a push of new values for the same series. */
+    async function pushAndRead(parseWorkers: number): Promise<{ points: string[]; served: string[][] }> {
       const agent = await startTestAgent({ conf: { "pushgateway.conf": `[[inputs.pushgateway]]\nparse_workers = ${parseWorkers}\n` } });
+      const scrape = async () => (await (await fetch(`${agent.url}/metrics`)).text()).split("\n").filter((l) => l.startsWith("big_") || l.startsWith("# TYPE big_"));
       try {
         expect(Buffer.byteLength(large)).to.be.above(64 * 1024);
         const res = await push(`${agent.url}/metrics/job/big`, gzipSync(large), { headers: { "Content-Encoding": "gzip" } });
@@ -343,7 +345,13 @@ describe("agent (integration)", function () {
         const bad = await push(`${agent.url}/metrics/job/big`, large.replace("big_requests_total{path=\"/item/2999\"", "big_requests_total{path=/item/2999"));
         expect(bad.status).to.equal(400);
         expect(bad.text).to.equal("text format parsing error in line 3001: expected '\"' at start of label value, found '/'\n");
-        return await agent.waitForLines(3002);
+        const points = await agent.waitForLines(3002);
+        const served = [await scrape()];
+        // The same series with new values: the store keeps the first push's labels and checks.
+        const again = await push(`${agent.url}/metrics/job/big`, large.replace(/ (\d+) 1700000000000$/gm, (_, v: string) => ` ${Number(v) + 1} 1700000000000`));
+        expect(again.status, again.text).to.equal(200);
+        served.push(await scrape());
+        return { points, served };
       } finally {
         agent.cleanup();
       }
@@ -370,10 +378,17 @@ describe("agent (integration)", function () {
     it("gives exactly the points the main thread gives, and refuses a bad one whole", async () => {
       const inWorkers = await pushAndRead(2);
       const onMain = await pushAndRead(0);
-      expect(inWorkers).to.have.length(3002);
-      expect(inWorkers).to.deep.equal(onMain);
-      expect(inWorkers).to.include("big,code=202,job=big,path=/item/2999 requests_total=2999 1700000000000000000");
-      expect(inWorkers).to.include("big,job=big latency_seconds_count=4 1700000000000000000");
+      expect(inWorkers.points).to.have.length(3002);
+      expect(inWorkers.points).to.deep.equal(onMain.points);
+      expect(inWorkers.points).to.include("big,code=202,job=big,path=/item/2999 requests_total=2999 1700000000000000000");
+      expect(inWorkers.points).to.include("big,job=big latency_seconds_count=4 1700000000000000000");
+      // The group store holds the same either way (workers hand it packed families).
+      expect(inWorkers.served).to.deep.equal(onMain.served);
+      const [first, second] = inWorkers.served;
+      expect(first).to.include('big_requests_total{code="202",instance="",job="big",path="/item/2999"} 2999 1700000000000');
+      expect(second).to.include('big_requests_total{code="202",instance="",job="big",path="/item/2999"} 3000 1700000000000');
+      expect(second).to.include('big_latency_seconds_count{instance="",job="big"} 5 1700000000000');
+      expect(second).to.have.length(first.length);
     });
   });
 
