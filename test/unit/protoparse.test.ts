@@ -37,6 +37,32 @@ describe("protobuf parser", () => {
     ]);
   });
 
+  it("reads label values that extend, shorten or repeat the previous metric's at each place", () => {
+    const values = ["ab", "abc", "a", "a", "ab", "", "ab"];
+    const [f] = parseProtobuf(encodeFamilies({ name: "g", type: 1, metric: values.map((v, i) => ({ label: [{ name: i % 2 ? "k" : "kk", value: v }, { name: "z", value: v + v }], gauge: { value: i } })) }));
+    expect(f.metrics.map((m) => m.labels)).to.deep.equal(values.map((v, i) => [i % 2 ? "k" : "kk", v, "z", v + v]));
+  });
+
+  it("reads exemplars and created timestamps (checking their strings) without keeping them", () => {
+    const created = { seconds: 1700000000, nanos: 5 };
+    const exemplar = { label: [{ name: "trace_id", value: "abc" }], value: 0.5, timestamp: created };
+    const [c, s, h] = parseProtobuf(
+      encodeFamilies(
+        { name: "c_total", type: 0, metric: [{ counter: { value: 3, exemplar, created_timestamp: created } }] },
+        { name: "s", type: 2, metric: [{ summary: { sample_count: 1, sample_sum: 2, quantile: [{ quantile: 0.5, value: 2 }], created_timestamp: created } }] },
+        { name: "h", type: 4, metric: [{ histogram: { sample_count: 2, sample_sum: 1, bucket: [{ upper_bound: 1, cumulative_count: 1, exemplar }], created_timestamp: created, exemplars: [exemplar] } }] },
+      ),
+    );
+    expect(c.metrics).to.deep.equal([{ labels: [], value: 3 }]);
+    expect(s.metrics).to.deep.equal([{ labels: [], summary: { count: 1, sum: 2, quantiles: [{ quantile: 0.5, value: 2 }] } }]);
+    expect(h.metrics).to.deep.equal([{ labels: [], histogram: { count: 2, sum: 1, buckets: [{ upperBound: 1, count: 1 }, { upperBound: Infinity, count: 2 }], floatCounts: false } }]);
+    const badExemplar = encodeFamilies({ name: "c_total", type: 0, metric: [{ counter: { value: 3, exemplar: { label: [{ name: "t", value: "\u00e9" }] } } }] });
+    // The exemplar's label value "é" (c3 a9) made invalid (c3 28): still refused.
+    const at = badExemplar.indexOf(Buffer.from([0xc3, 0xa9]));
+    badExemplar[at + 1] = 0x28;
+    expect(failure(badExemplar).message).to.match(/^protobuf parsing error at byte 0: invalid MetricFamily message \(\d+ bytes\): string at byte \d+ is not valid UTF-8$/);
+  });
+
   it("keeps a timestamp of 0 as pushed, and leaves an absent one absent", () => {
     const [f] = parseProtobuf(encodeFamilies({ name: "a", type: 1, metric: [{ gauge: { value: 1 }, timestamp_ms: 0 }, { gauge: { value: 2 } }] }));
     expect(f.metrics[0].timestampMs).to.equal(0);

@@ -8,8 +8,8 @@
 import { isUtf8 } from "node:buffer";
 import { readFileSync } from "node:fs";
 import protobuf from "../../../core/protobuf.ts";
-import { BodyParseError } from "./families.ts";
-import type { Bucket, Histogram, Metric, MetricFamily, MetricType } from "./families.ts";
+import { BodyParseError, copyLabels } from "./families.ts";
+import type { Bucket, Histogram, Metric, MetricFamily, MetricType, Quantile, Summary } from "./families.ts";
 import { goQuote } from "./goformat.ts";
 
 export class ProtoParseError extends BodyParseError {
@@ -38,13 +38,15 @@ function sameAscii(s: string, buf: Uint8Array, start: number, end: number): bool
 
 /** A reader whose strings must be valid UTF-8: protobufjs would replace bad bytes silently. */
 class Utf8CheckingReader extends protobuf.BufferReader {
-  override string(): string {
+  /** `like`: a string these bytes probably spell (the same label of the metric before), reused if they do. */
+  override string(like?: string): string {
     const len = this.uint32();
     const start = this.pos;
     const end = start + len;
     if (end > this.len) throw new RangeError(`string of ${len} bytes at byte ${start} runs past the end of its message`);
     this.pos = end;
     const buf = this.buf as Buffer;
+    if (like !== undefined && sameAscii(like, buf, start, end)) return like;
     if (len <= 64) {
       let hash = len;
       let ascii = true;
@@ -69,13 +71,6 @@ class Utf8CheckingReader extends protobuf.BufferReader {
 }
 
 // What protobufjs hands back, as far as we read it (keepCase: the schema's field names).
-interface PbLabel {
-  name: string;
-  value: string;
-}
-interface PbValue {
-  value: number;
-}
 interface PbSpan {
   offset: number;
   length: number;
@@ -96,21 +91,11 @@ interface PbHistogram {
   positive_delta: number[];
   positive_count: number[];
 }
-interface PbMetric {
-  label: PbLabel[];
-  // Absent sub-messages read as null.
-  gauge: PbValue | null;
-  counter: PbValue | null;
-  untyped: PbValue | null;
-  summary: { sample_count: number; sample_sum: number; quantile: { quantile: number; value: number }[] } | null;
-  histogram: PbHistogram | null;
-  timestamp_ms: number;
-}
 interface PbFamily {
   name: string;
   help: string;
   type: number;
-  /** Already lifted into our model as each was decoded. */
+  /** Already read into our model as each was decoded (readMetric). */
   metric: Metric[];
 }
 
@@ -124,7 +109,6 @@ const BIT_FIELD: Record<number, string> = { [COUNTER]: "counter", [GAUGE]: "gaug
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-const has = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
 
 const validMetricNames = new Set<string>();
 function validMetricName(name: string): boolean {
@@ -162,6 +146,7 @@ const decoding = {
 function resetDecoding(): void {
   decoding.count = 0;
   decoding.problemAt = -1;
+  previousLabels = [];
 }
 
 function problem(detail: string): void {
@@ -170,53 +155,279 @@ function problem(detail: string): void {
   decoding.problem = detail;
 }
 
-function lift(pb: PbMetric): Metric {
-  const labels: string[] = [];
-  for (const l of pb.label) {
-    if (!validLabelName(l.name)) problem(`invalid label name ${goQuote(l.name)}`);
-    for (let i = 0; i < labels.length; i += 2) if (labels[i] === l.name) problem(`label ${goQuote(l.name)} appears twice`);
-    labels.push(l.name, l.value);
-  }
-  const metric: Metric = { labels };
-  if (has(pb, "timestamp_ms")) metric.timestampMs = pb.timestamp_ms;
+const MetricMessage = MetricFamilyMessage.lookupType("Metric");
+const HistogramMessage = MetricMessage.lookupType("Histogram");
+const ExemplarMessage = MetricMessage.lookupType("Exemplar");
+const InstantMessage = MetricMessage.lookupType("Instant");
+
+/**
+ * A Metric message, read straight into our Metric. Metric messages are nearly every byte of a
+ * large body, and protobufjs' decoder makes an object per message, per label and per value
+ * that would be thrown away at once. Read as protobufjs' generated decoder reads (fields by
+ * number whatever their wire type, unknown ones skipped, the same reader and its errors);
+ * summaries, histograms, exemplars and created timestamps still go through protobufjs.
+ */
+function readMetric(r: protobuf.Reader, len: number): Metric {
+  const end = r.pos + len;
+  const labels = scratch;
+  labels.length = 0;
+  let value: number | undefined;
+  let timestampMs: number | undefined;
+  let summary: Summary | undefined;
+  let histogram: Histogram | undefined;
   let carried = 0;
-  if (pb.counter != null) {
-    carried |= COUNTER;
-    metric.value = pb.counter.value;
-  }
-  if (pb.gauge != null) {
-    carried |= GAUGE;
-    metric.value = pb.gauge.value;
-  }
-  if (pb.untyped != null) {
-    carried |= UNTYPED;
-    metric.value = pb.untyped.value;
-  }
-  if (pb.summary != null) {
-    carried |= SUMMARY;
-    const s = pb.summary;
-    metric.summary = { count: s.sample_count, sum: s.sample_sum, quantiles: s.quantile.map((q) => ({ quantile: q.quantile, value: q.value })) };
-  }
-  if (pb.histogram != null) {
-    carried |= HISTOGRAM;
-    try {
-      metric.histogram = toHistogram(pb.histogram);
-    } catch (e) {
-      if (!(e instanceof HistogramError)) throw e;
-      problem(e.message);
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1:
+        readLabel(r, r.uint32(), labels);
+        break;
+      case 2:
+        carried |= GAUGE;
+        value = readValue(r, r.uint32(), false);
+        break;
+      case 3:
+        carried |= COUNTER;
+        value = readValue(r, r.uint32(), true);
+        break;
+      case 4:
+        carried |= SUMMARY;
+        summary = readSummary(r, r.uint32());
+        break;
+      case 5:
+        carried |= UNTYPED;
+        value = readValue(r, r.uint32(), false);
+        break;
+      case 6:
+        timestampMs = r.int64() as unknown as number;
+        break;
+      case 7:
+        carried |= HISTOGRAM;
+        histogram = readHistogram(r, r.uint32());
+        break;
+      default:
+        r.skipType(tag & 7);
     }
   }
   // Go reads the one value its family's type names and ignores others; a message with
   // several is no client's output, and which one was meant is guesswork.
   if (carried & (carried - 1)) problem(`carries more than one value (${[COUNTER, GAUGE, UNTYPED, SUMMARY, HISTOGRAM].filter((b) => carried & b).map((b) => BIT_FIELD[b]).join(", ")})`);
   decoding.carried[decoding.count++] = carried;
+  const kept = labels.length === 0 ? [] : copyLabels(labels, labels.length);
+  previousLabels = kept;
+  // Made whole at once, in the text parser's shape: properties added later would take a
+  // second allocation per metric.
+  const metric: Metric = value !== undefined ? { labels: kept, value } : { labels: kept };
+  if (timestampMs !== undefined) metric.timestampMs = timestampMs;
+  if (summary) metric.summary = summary;
+  if (histogram) metric.histogram = histogram;
   return metric;
 }
 
-const MetricMessage = MetricFamilyMessage.lookupType("Metric");
-const decodeMetric = MetricMessage.setup().decode;
+function readHistogram(r: protobuf.Reader, len: number): Histogram | undefined {
+  const start = r.pos;
+  const classic = readClassicHistogram(r, len);
+  if (classic) return classic;
+  // A native histogram (or parts of one): read again, whole, by protobufjs.
+  r.pos = start;
+  const h = HistogramMessage.decode(r, len) as unknown as PbHistogram;
+  try {
+    return toHistogram(h);
+  } catch (e) {
+    if (!(e instanceof HistogramError)) throw e;
+    problem(e.message);
+    return undefined;
+  }
+}
+
+/** Labels of the metric being read; copied at their size when it is done (a growing array takes several times the memory). */
+const scratch: string[] = [];
+
+/** The labels of the metric read before: metrics of a family mostly repeat their names and many values, at the same places. */
+let previousLabels: string[] = [];
+
+function readLabel(r: protobuf.Reader, len: number, labels: string[]): void {
+  const end = r.pos + len;
+  const at = labels.length;
+  let name = "";
+  let value = "";
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1:
+        name = (r as Utf8CheckingReader).string(previousLabels[at]);
+        break;
+      case 2:
+        value = (r as Utf8CheckingReader).string(previousLabels[at + 1]);
+        break;
+      default:
+        r.skipType(tag & 7);
+    }
+  }
+  if (!validLabelName(name)) problem(`invalid label name ${goQuote(name)}`);
+  for (let i = 0; i < labels.length; i += 2) if (labels[i] === name) problem(`label ${goQuote(name)} appears twice`);
+  labels.push(name, value);
+}
+
+function readSummary(r: protobuf.Reader, len: number): Summary {
+  const end = r.pos + len;
+  let count = 0;
+  let sum = 0;
+  const quantiles: Quantile[] = [];
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1:
+        count = r.uint64() as unknown as number;
+        break;
+      case 2:
+        sum = r.double();
+        break;
+      case 3:
+        quantiles.push(readQuantile(r, r.uint32()));
+        break;
+      case 4:
+        InstantMessage.decode(r, r.uint32());
+        break;
+      default:
+        r.skipType(tag & 7);
+    }
+  }
+  return { count, sum, quantiles };
+}
+
+/** A Quantile message as our Quantile (0 for an absent field, as protobufjs reads it). */
+function readQuantile(r: protobuf.Reader, len: number): Quantile {
+  const end = r.pos + len;
+  let quantile = 0;
+  let value = 0;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1:
+        quantile = r.double();
+        break;
+      case 2:
+        value = r.double();
+        break;
+      default:
+        r.skipType(tag & 7);
+    }
+  }
+  return { quantile, value };
+}
+
+/**
+ * A histogram with only classic fields (count, sum, buckets, float counts, exemplars, created
+ * time), as toHistogram would make it; undefined at the first native-histogram field, for the
+ * caller to read the message again with protobufjs.
+ */
+function readClassicHistogram(r: protobuf.Reader, len: number): Histogram | undefined {
+  const end = r.pos + len;
+  let count = 0;
+  let countFloat = 0;
+  let sum = 0;
+  let floatCounts = false;
+  const buckets: Bucket[] = [];
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1:
+        count = r.uint64() as unknown as number;
+        break;
+      case 2:
+        sum = r.double();
+        break;
+      case 3: {
+        const b = readBucket(r, r.uint32());
+        if (b.float) floatCounts = true;
+        buckets.push({ upperBound: b.upperBound, count: b.count });
+        break;
+      }
+      case 4:
+        countFloat = r.double();
+        break;
+      case 15:
+        InstantMessage.decode(r, r.uint32());
+        break;
+      case 16:
+        ExemplarMessage.decode(r, r.uint32());
+        break;
+      default:
+        return undefined;
+    }
+  }
+  if (countFloat > 0) floatCounts = true;
+  const total = countFloat > 0 ? countFloat : count;
+  // The text format always ends with the +Inf bucket; protobuf leaves it implied.
+  const last = buckets[buckets.length - 1];
+  if (last === undefined || last.upperBound !== Infinity) buckets.push({ upperBound: Infinity, count: total });
+  return { count: total, sum, buckets, floatCounts };
+}
+
+const bucketRead = { upperBound: 0, count: 0, float: false };
+
+/** A Bucket message: its bound and count (the float count when set), in one reused object. */
+function readBucket(r: protobuf.Reader, len: number): typeof bucketRead {
+  const end = r.pos + len;
+  let count = 0;
+  let countFloat = 0;
+  let upperBound = 0;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1:
+        count = r.uint64() as unknown as number;
+        break;
+      case 2:
+        upperBound = r.double();
+        break;
+      case 3:
+        ExemplarMessage.decode(r, r.uint32());
+        break;
+      case 4:
+        countFloat = r.double();
+        break;
+      default:
+        r.skipType(tag & 7);
+    }
+  }
+  bucketRead.upperBound = upperBound;
+  bucketRead.count = countFloat > 0 ? countFloat : count;
+  bucketRead.float = countFloat > 0;
+  return bucketRead;
+}
+
+/** A Gauge, Untyped or Counter message's value (0 when absent, as protobufjs reads it). */
+function readValue(r: protobuf.Reader, len: number, counter: boolean): number {
+  const end = r.pos + len;
+  let value = 0;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1:
+        value = r.double();
+        break;
+      // A counter's exemplar and created timestamp are read (and checked) as protobufjs would, then dropped.
+      case 2:
+        if (counter) ExemplarMessage.decode(r, r.uint32());
+        else r.skipType(tag & 7);
+        break;
+      case 3:
+        if (counter) InstantMessage.decode(r, r.uint32());
+        else r.skipType(tag & 7);
+        break;
+      default:
+        r.skipType(tag & 7);
+    }
+  }
+  return value;
+}
+
+// Set up first: setup() would otherwise later put protobufjs' own decoder back in place.
+MetricMessage.setup();
 MetricMessage.decode = function (r: protobuf.Reader | Uint8Array, len?: number) {
-  return lift(decodeMetric.call(this, r, len) as unknown as PbMetric) as unknown as protobuf.Message;
+  return readMetric(r as protobuf.Reader, len!) as unknown as protobuf.Message;
 };
 
 // Parsing is synchronous: one reader serves every push, pointed at each body in turn.

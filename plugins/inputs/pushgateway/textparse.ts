@@ -7,7 +7,7 @@
 // of input ("unexpected end of input stream").
 import { isUtf8 } from "node:buffer";
 import { goQuote, goQuoteByte, goQuoteBytes } from "./goformat.ts";
-import { BodyParseError, isHistogramType, type Metric, type MetricFamily, type MetricType } from "./families.ts";
+import { BodyParseError, copyLabels, isHistogramType, type Metric, type MetricFamily, type MetricType } from "./families.ts";
 
 export class TextParseError extends BodyParseError {
   constructor(
@@ -245,24 +245,6 @@ function sameLabels(a: string[], b: string[], n: number): boolean {
   return true;
 }
 
-/**
- * The first n entries of labels as an array of their own. Literals of the usual sizes are
- * allocated inline, several times faster than slice(); all have the same (packed) elements kind.
- */
-function copyLabels(labels: string[], n: number): string[] {
-  switch (n) {
-    case 2:
-      return [labels[0], labels[1]];
-    case 4:
-      return [labels[0], labels[1], labels[2], labels[3]];
-    case 6:
-      return [labels[0], labels[1], labels[2], labels[3], labels[4], labels[5]];
-    case 8:
-      return [labels[0], labels[1], labels[2], labels[3], labels[4], labels[5], labels[6], labels[7]];
-    default:
-      return labels.slice(0, n);
-  }
-}
 
 /** The label name that carries a family's quantile or bucket bound; "" when none does. */
 function specialLabelOf(st: FamilyState | undefined): string {
