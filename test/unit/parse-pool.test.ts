@@ -35,6 +35,17 @@ describe("parse workers", function () {
     return Buffer.concat(new LineEncoder().encodeChunks(points)).toString();
   }
 
+  it("hand back several megabytes of line protocol, moved in the buffers they filled, intact", async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 40_000; i++) lines.push(`wide_bytes_total{host="h${i % 97}",path="/p/${i}"} ${i * 1.5}`);
+    const b = Buffer.from(lines.join("\n") + "\n");
+    const expected = inline(b); // before run(): the body moves to the worker
+    const { batch } = await pool.run(b, "text", grouping, received);
+    const chunks = batch.lineProtocol();
+    expect(new Set(chunks.map((c) => c.buffer)).size, "several buffers").to.be.greaterThan(2);
+    expect(Buffer.concat(chunks).toString()).to.equal(expected);
+  });
+
   it("produce exactly the line protocol the main thread produces", async () => {
     const b = body();
     const expected = inline(b);

@@ -70,7 +70,7 @@ export class ParsePool {
       const job = slot.jobs.get(r.id);
       if (!job) return;
       slot.jobs.delete(r.id);
-      if (r.ok) job.resolve({ batch: PointBatch.fromLineProtocol([Buffer.from(r.lineProtocol.buffer, r.lineProtocol.byteOffset, r.lineProtocol.byteLength)], r.size), families: r.families ?? [] });
+      if (r.ok) job.resolve({ batch: PointBatch.fromLineProtocol(r.lineProtocol.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)), r.size), families: r.families ?? [] });
       else job.reject(r.parseError ? new HttpError(400, r.message) : new Error(r.message));
     });
     // A worker that dies fails its own pushes (500) and is replaced; the others go on. One

@@ -19,7 +19,7 @@ export interface ParseJob {
 }
 
 export type ParseResult =
-  | { id: number; ok: true; lineProtocol: Uint8Array; size: number; families?: PackedFamily[] }
+  | { id: number; ok: true; lineProtocol: Uint8Array[]; size: number; families?: PackedFamily[] }
   | { id: number; ok: false; parseError: boolean; message: string };
 
 /** Sent once, when the worker has loaded its code and can take jobs. */
@@ -27,6 +27,24 @@ export const READY = { ready: true } as const;
 
 const converter = new Converter(workerData as ConvertOptions);
 const shapes = new ShapeCache();
+
+/**
+ * The chunks as views that can travel without a copy: the large buffers a LineWriter filled
+ * are moved (each once). Small ones are copied: one may be Node's shared allocation pool
+ * (8 KiB), which must not move, and copying them costs nothing much.
+ */
+function transferable(chunks: readonly Buffer[], transfer: ArrayBuffer[]): Uint8Array[] {
+  const moved = new Set<ArrayBuffer>();
+  return chunks.map((c) => {
+    const buffer = c.buffer as ArrayBuffer;
+    if (buffer.byteLength <= 64 * 1024) return new Uint8Array(c);
+    if (!moved.has(buffer)) {
+      moved.add(buffer);
+      transfer.push(buffer);
+    }
+    return new Uint8Array(buffer, c.byteOffset, c.byteLength);
+  });
+}
 
 parentPort!.on("message", (job: ParseJob) => {
   let result: ParseResult;
@@ -37,15 +55,7 @@ parentPort!.on("message", (job: ParseJob) => {
     const writer = new LineWriter();
     const families = parseBody(body, job.format);
     converter.write(families, new Map(job.grouping), BigInt(job.receivedNs), writer);
-    const chunks = writer.finish();
-    // One fresh buffer: small chunks may live in Node's shared pool, which must not be transferred.
-    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    transfer.push(out.buffer);
+    const chunks = transferable(writer.finish(), transfer);
     let packed: PackedFamily[] | undefined;
     if (job.withFamilies) {
       const narrow = narrowBody(body, job.format);
@@ -53,7 +63,7 @@ parentPort!.on("message", (job: ParseJob) => {
       packed = families.map((f) => pack(f, narrow, shapes.shapeOf(group, f, narrow)));
       for (const p of packed) transfer.push(p.numbers.buffer as ArrayBuffer);
     }
-    result = { id: job.id, ok: true, lineProtocol: out, size: writer.lines, ...(packed ? { families: packed } : {}) };
+    result = { id: job.id, ok: true, lineProtocol: chunks, size: writer.lines, ...(packed ? { families: packed } : {}) };
   } catch (e) {
     result = { id: job.id, ok: false, parseError: e instanceof BodyParseError, message: (e as Error).message };
   }
