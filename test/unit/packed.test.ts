@@ -117,7 +117,7 @@ describe("packed families", () => {
 
   it("tell whether any metric carries a timestamp", () => {
     const [c, g, s, h] = parseText(Buffer.from("# TYPE c counter\nc 1\nc{a=\"x\"} 2 17\n# TYPE g gauge\ng 1\n# TYPE s summary\ns{quantile=\"0.5\"} 1\n# TYPE h histogram\nh_bucket{le=\"1\"} 1 5\n"));
-    expect([c, g, s, h].map((f) => packedHasTimestamps(pack(f)))).to.deep.equal([true, false, false, true]);
+    expect([c, g, s, h].map((f) => pack(f)).map((p) => packedHasTimestamps(p.numbers, p.size))).to.deep.equal([true, false, false, true]);
   });
 
   it("are refused when damaged rather than read wrongly", () => {

@@ -4,7 +4,7 @@
 // bucket or quantile win over a grouping label of that name.
 import { PointsWriter, withTag, type Point, type PointWriter } from "../../../core/point.ts";
 import { formatGoFloat } from "./goformat.ts";
-import type { Metric, MetricFamily } from "./families.ts";
+import { sortedPairs, type Metric, type MetricFamily } from "./families.ts";
 
 export interface NamingOptions {
   measurement_name: string;
@@ -58,7 +58,7 @@ function tagFloat(v: number): string {
 }
 
 export class Converter {
-  private readonly staticPairs: string[];
+  private readonly staticPairs: readonly string[];
   private readonly pairTags = new PairTags();
   private readonly recordTags = new RecordTags();
 
@@ -271,27 +271,6 @@ function flatPairs(m: ReadonlyMap<string, string>): string[] {
   return out;
 }
 
-/** Label pairs sorted by name (as flat [name, value, ...]); the array itself when already sorted. */
-function sortedPairs(l: string[]): string[] {
-  let i = 2;
-  while (i < l.length && l[i - 2] < l[i]) i += 2;
-  if (i >= l.length) return l;
-  // Insertion sort of a copy: label sets are small.
-  const out = l.slice();
-  for (; i < out.length; i += 2) {
-    const name = out[i];
-    const value = out[i + 1];
-    let j = i - 2;
-    while (j >= 0 && out[j] > name) {
-      out[j + 2] = out[j];
-      out[j + 3] = out[j + 1];
-      j -= 2;
-    }
-    out[j + 2] = name;
-    out[j + 3] = value;
-  }
-  return out;
-}
 
 /**
  * A tag with the key of one of the point's fields would make the point unreadable in

@@ -70,3 +70,28 @@ export function copyLabels(labels: string[], n: number): string[] {
       return labels.slice(0, n);
   }
 }
+
+/**
+ * Flat label pairs ([name, value, ...]) sorted by name: the array itself when already sorted,
+ * else a sorted copy (an insertion sort, stable: label sets are small, and clients send them
+ * sorted).
+ */
+export function sortedPairs(l: readonly string[]): readonly string[] {
+  let i = 2;
+  while (i < l.length && l[i - 2] < l[i]) i += 2;
+  if (i >= l.length) return l;
+  const out = l.slice();
+  for (; i < out.length; i += 2) {
+    const name = out[i];
+    const value = out[i + 1];
+    let j = i - 2;
+    while (j >= 0 && out[j] > name) {
+      out[j + 2] = out[j];
+      out[j + 3] = out[j + 1];
+      j -= 2;
+    }
+    out[j + 2] = name;
+    out[j + 3] = value;
+  }
+  return out;
+}

@@ -239,14 +239,14 @@ export function narrowBody(body: Buffer, format: "text" | "openmetrics" | "proto
   return body.indexOf(0) < 0 && body.indexOf(1) < 0;
 }
 
-/** Whether any metric of a packed family carries a timestamp. */
-export function packedHasTimestamps(p: PackedFamily): boolean {
+/** Whether any of the `size` metrics packed in `numbers` (see packNumbers) carries a timestamp. */
+export function packedHasTimestamps(numbers: Float64Array, size: number): boolean {
   let at = 0;
-  for (let i = 0; i < p.size; i++) {
-    const flags = p.numbers[at++];
+  for (let i = 0; i < size; i++) {
+    const flags = numbers[at++];
     if (flags & TIMESTAMP) return true;
     if (flags & VALUE) at++;
-    if (flags & (SUMMARY | HISTOGRAM)) at += 3 + 2 * p.numbers[at + 2];
+    if (flags & (SUMMARY | HISTOGRAM)) at += 3 + 2 * numbers[at + 2];
   }
   return false;
 }

@@ -4,7 +4,7 @@
 // refused push leaves the store as it was (the reference creates the group anyway and can end up
 // refusing every later push). The checks read per-name and per-series indexes, so their cost
 // follows the size of the push, not the number of groups stored.
-import type { Metric, MetricFamily, MetricType } from "./families.ts";
+import { sortedPairs, type Metric, type MetricFamily, type MetricType } from "./families.ts";
 import { isPacked, labelsOfShape, packedHasTimestamps, shapeOf, unpackMetrics, type PackedFamily } from "./packed.ts";
 
 /** The gauges the store itself keeps in every group. */
@@ -54,7 +54,7 @@ export class StoredFamily {
 
   hasTimestamps(): boolean {
     const src = this.source;
-    if (src instanceof Float64Array) return packedHasTimestamps({ size: this.size, numbers: src } as PackedFamily);
+    if (src instanceof Float64Array) return packedHasTimestamps(src, this.size);
     return (src ?? this.family.metrics).some((m) => m.timestampMs !== undefined);
   }
 }
@@ -148,9 +148,13 @@ export function sortedGrouping(grouping: ReadonlyMap<string, string>): [string, 
 
 /** One string per grouping key: the sorted label pairs, unambiguous whatever the values hold (see seriesKey). */
 export function groupKey(labels: readonly [string, string][]): string {
-  let k = "";
-  for (const [n, v] of labels) k += SEP + n + SEP + keyPart(v);
-  return k;
+  return seriesKey("", flatPairs(labels));
+}
+
+function flatPairs(labels: readonly [string, string][]): string[] {
+  const flat = new Array<string>(labels.length * 2);
+  for (let i = 0; i < labels.length; i++) [flat[2 * i], flat[2 * i + 1]] = labels[i];
+  return flat;
 }
 
 /** A grouping key in the forms the store works with. */
@@ -171,19 +175,10 @@ export interface LabelNames {
 // Worked out again by each reader of a push's grouping (its group's line, the store): that
 // costs less than remembering it per map (a WeakMap entry per request taxes every GC).
 export function canonicalGrouping(grouping: ReadonlyMap<string, string>): CanonicalGrouping {
-  const labels: [string, string][] = [];
-  for (const pair of grouping) labels.push(pair);
-  if (labels.length > 1) labels.sort(sortPairs);
-  const flat = new Array<string>(labels.length * 2);
-  let key = "";
-  for (let i = 0; i < labels.length; i++) {
-    const [n, v] = labels[i];
-    flat[2 * i] = n;
-    flat[2 * i + 1] = v;
-    key += SEP + n + SEP + keyPart(v);
-  }
+  const labels = sortedGrouping(grouping);
+  const flat = flatPairs(labels);
   // The map itself answers which names it has.
-  return { labels, key, flat, names: grouping };
+  return { labels, key: seriesKey("", flat), flat, names: grouping };
 }
 
 // Series keys: the name and every label name and value, separated by NUL. Names cannot hold
@@ -204,23 +199,6 @@ export function seriesKey(name: string, labels: readonly string[]): string {
 const INSTANCE_PAIR: readonly string[] = ["instance", ""];
 const NO_PAIRS: readonly string[] = [];
 
-/** Flat pairs sorted by name (a copy), for a body that does not send them sorted: an insertion sort, label sets are small. */
-function sortFlat(l: readonly string[]): string[] {
-  const out = l.slice();
-  for (let i = 2; i < out.length; i += 2) {
-    const n = out[i];
-    const v = out[i + 1];
-    let j = i - 2;
-    while (j >= 0 && out[j] > n) {
-      out[j + 2] = out[j];
-      out[j + 3] = out[j + 1];
-      j -= 2;
-    }
-    out[j + 2] = n;
-    out[j + 3] = v;
-  }
-  return out;
-}
 
 /**
  * A metric as the store keeps it: every grouping label, overriding a body label of that name,
@@ -243,7 +221,7 @@ function prepareLabels(l: readonly string[], name: string, grouping: readonly st
     for (let i = 0; i < l.length; i += 2) if (!groupingNames.has(l[i])) kept.push(l[i], l[i + 1]);
     body = kept;
   }
-  if (!sorted) body = sortFlat(body);
+  if (!sorted) body = sortedPairs(body);
   const extra = instance ? NO_PAIRS : INSTANCE_PAIR;
   const labels: string[] = new Array(body.length + grouping.length + extra.length);
   // Joined rather than concatenated: a flat string hashes without being copied first.
