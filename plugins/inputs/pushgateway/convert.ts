@@ -2,6 +2,7 @@
 // a field never loses to a tag of the same key, _count/_sum follow honor_timestamps like
 // every other point, NaN and +-Inf values are skipped one by one, and the le/quantile of a
 // bucket or quantile win over a grouping label of that name.
+import { LineWriter } from "../../../core/lineprotocol.ts";
 import { PointsWriter, withTag, type Point, type PointWriter } from "../../../core/point.ts";
 import { formatGoFloat } from "./goformat.ts";
 import { sortedPairs, type Metric, type MetricFamily } from "./families.ts";
@@ -74,6 +75,13 @@ export class Converter {
     const out = new PointsWriter();
     this.write(families, grouping, receivedNs, out);
     return out.points;
+  }
+
+  /** Converts one push straight into line protocol: chunks of whole lines, and how many lines. */
+  lineProtocol(families: readonly MetricFamily[], grouping: ReadonlyMap<string, string>, receivedNs: bigint): { chunks: Buffer[]; lines: number } {
+    const writer = new LineWriter();
+    this.write(families, grouping, receivedNs, writer);
+    return { chunks: writer.finish(), lines: writer.lines };
   }
 
   /** Converts one push into any PointWriter (e.g. straight into line protocol). */

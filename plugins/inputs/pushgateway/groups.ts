@@ -103,12 +103,10 @@ export class Groups {
 
   /**
    * Stores a parsed push and hands its points on, all or nothing: a refused push (store check,
-   * or sinks that cannot take it) leaves the store as it was.
-   */
-  /**
-   * `receivedNs` is the push's receive time, the time of its points: series it ends are marked
-   * stale at that time, not later, or a next push already received would come after the marker
-   * and a backend that takes samples in time order (Prometheus) would refuse it.
+   * or sinks that cannot take it) leaves the store as it was. `receivedNs` is the push's receive
+   * time, the time of its points: series it ends are marked stale at that time, not later, or a
+   * next push already received would come after the marker and a backend that takes samples in
+   * time order (Prometheus) would refuse it.
    */
   async push(replaceAll: boolean, grouping: ReadonlyMap<string, string>, families: readonly (MetricFamily | PackedFamily)[], batch: PointBatch, receivedNs: bigint = nowNs()): Promise<void> {
     const { undo, replaced } = this.store.apply({ replaceAll, grouping, families, timeMs: Date.now() });

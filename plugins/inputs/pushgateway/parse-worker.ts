@@ -2,7 +2,6 @@
 // thread. The encoded bytes travel back without copying (a transferred buffer); points as
 // objects would cost more to copy between threads than to make.
 import { parentPort, workerData } from "node:worker_threads";
-import { LineWriter } from "../../../core/lineprotocol.ts";
 import { Converter, type ConvertOptions } from "./convert.ts";
 import { BodyParseError } from "./families.ts";
 import { parseBody, type BodyFormat } from "./formats.ts";
@@ -52,10 +51,8 @@ parentPort!.on("message", (job: ParseJob) => {
   try {
     const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
     // Straight into line protocol: no point objects to make, or to collect afterwards.
-    const writer = new LineWriter();
     const families = parseBody(body, job.format);
-    converter.write(families, new Map(job.grouping), BigInt(job.receivedNs), writer);
-    const chunks = transferable(writer.finish(), transfer);
+    const { chunks, lines } = converter.lineProtocol(families, new Map(job.grouping), BigInt(job.receivedNs));
     let packed: PackedFamily[] | undefined;
     if (job.withFamilies) {
       const narrow = narrowBody(body, job.format);
@@ -63,7 +60,7 @@ parentPort!.on("message", (job: ParseJob) => {
       packed = families.map((f) => pack(f, narrow, shapes.shapeOf(group, f, narrow)));
       for (const p of packed) transfer.push(p.numbers.buffer as ArrayBuffer);
     }
-    result = { id: job.id, ok: true, lineProtocol: chunks, size: writer.lines, ...(packed ? { families: packed } : {}) };
+    result = { id: job.id, ok: true, lineProtocol: transferable(chunks, transfer), size: lines, ...(packed ? { families: packed } : {}) };
   } catch (e) {
     result = { id: job.id, ok: false, parseError: e instanceof BodyParseError, message: (e as Error).message };
   }

@@ -6,7 +6,6 @@ import { PointBatch } from "../../../core/batch.ts";
 import { MemoryBudget, readBody } from "../../../core/body.ts";
 import { HttpError } from "../../../core/errors.ts";
 import { answerEmpty } from "../../../core/http.ts";
-import { LineWriter } from "../../../core/lineprotocol.ts";
 import type { InputContext } from "../../../core/plugin.ts";
 import { nowNs } from "../../../core/point.ts";
 import { Converter, type ConvertOptions } from "./convert.ts";
@@ -91,9 +90,8 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
             } else {
               const families = parseBody(body, format);
               // Straight into line protocol, as the workers do: no point objects for sinks that write it as is.
-              const writer = new LineWriter();
-              converter.write(families, key.labels, received, writer);
-              parsed = { families, batch: PointBatch.fromLineProtocol(writer.finish(), writer.lines) };
+              const { chunks, lines } = converter.lineProtocol(families, key.labels, received);
+              parsed = { families, batch: PointBatch.fromLineProtocol(chunks, lines) };
             }
           } catch (e) {
             if (format !== undefined && e instanceof HttpError && e.status === 400) metrics.parseErrors.add(1, format);
