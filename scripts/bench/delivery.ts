@@ -30,7 +30,7 @@ import {
   type BackendName,
   type RunningBackend,
 } from './backends.ts';
-import { div, mib, num, ratio, table } from './format.ts';
+import { div, median, mib, num, ratio, table } from './format.ts';
 import { cpuSeconds, freePort, peakRssKb, scratchDir, spawnLogged, stop, tail, waitReady } from './proc.ts';
 
 export interface DeliveryOptions {
@@ -400,13 +400,6 @@ export async function runDeliveryBench(o: DeliveryOptions): Promise<DeliveryRun[
 
 // ---------------------------------------------------------------------------------------------
 // Summary and report
-
-function median(xs: number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 export interface DeliverySummary {
   backend: BackendName;

@@ -27,3 +27,11 @@ export function div(a: number | undefined, b: number | undefined): number | unde
   if (a === undefined || b === undefined || b === 0) return undefined;
   return a / b;
 }
+
+/** Median of the figures; undefined when there are none. */
+export function median(xs: number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

@@ -24,7 +24,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countSamples, prng } from './bodies.ts';
-import { div, mib, num, ratio, table } from './format.ts';
+import { div, median, mib, num, ratio, table } from './format.ts';
 import { cpuSeconds, peakRssKb, scratchDir, tail } from './proc.ts';
 import { startServer, type RunningServer, type TargetName } from './servers.ts';
 import { runWrk } from './wrk.ts';
@@ -359,13 +359,6 @@ export async function runGroupsBench(o: GroupsOptions): Promise<GroupRun[]> {
 
 // ---------------------------------------------------------------------------------------------
 // Summary and report
-
-function median(xs: number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 export interface GroupPoint {
   target: TargetName;
