@@ -1,18 +1,16 @@
 // The upstream text-format parser's own test corpus (prometheus/common expfmt), run against
-// our parser. The corpus lives outside the repository, in ../shared/conformance/ relative to
-// the repository root, and is read at run time: a missing corpus is a failure, never a skip.
+// our parser. The corpus is kept in the repository (test/fixtures/conformance/, see its README);
+// a missing corpus is a failure, never a skip.
 //
 // Only the legacy (non-UTF-8) name validation expectations apply: that is what the Pushgateway
 // uses by default, and what parseText implements.
 import { expect } from "chai";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Metric, MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
 import { parseText, TextParseError } from "../../plugins/inputs/pushgateway/textparse.ts";
+import { conformanceDir } from "../support/conformance.ts";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const corpusDir = path.resolve(repoRoot, "../shared/conformance");
 
 // ---- The corpus' JSON shape ----------------------------------------------------------------
 
@@ -143,7 +141,7 @@ function byName(families: JsonFamily[]): JsonFamily[] {
 // ---- Helpers ---------------------------------------------------------------------------------
 
 function loadCorpus<T>(file: string): T[] {
-  const full = path.join(corpusDir, file);
+  const full = path.join(conformanceDir, file);
   const data: unknown = JSON.parse(readFileSync(full, "utf8"));
   if (!Array.isArray(data) || data.length === 0) throw new Error(`${full}: expected a non-empty JSON array`);
   return data as T[];
@@ -174,11 +172,10 @@ const LEGACY_ERROR = /^error: (.*?)  \(derived/s;
 // ---- The tests -------------------------------------------------------------------------------
 
 describe("text format conformance (upstream expfmt corpus, legacy name validation)", () => {
-  if (!existsSync(corpusDir)) {
+  if (!existsSync(conformanceDir)) {
     it("finds the conformance corpus", () => {
       throw new Error(
-        `conformance corpus directory not found: ${corpusDir} (expected ../shared/conformance/ next to the repository root, ` +
-          "holding text-valid.json and text-errors.json)",
+        `conformance corpus directory not found: ${conformanceDir} (it should hold text-valid.json and text-errors.json)`,
       );
     });
     return;

@@ -11,9 +11,9 @@ import { fileURLToPath } from "node:url";
 import { gzipSync, deflateSync } from "node:zlib";
 import protobuf from "protobufjs";
 import { compressSync } from "snappy";
+import { conformanceDir } from "./conformance.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const conformanceDir = path.resolve(repoRoot, "../shared/conformance");
 const schemaPath = path.join(repoRoot, "plugins/inputs/pushgateway/metrics.proto");
 
 export type StatusClass = "accepted" | "redirected" | "rejected" | "no answer";

@@ -4,7 +4,6 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Metric, MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
 import { labelsOfShape, narrowBody, pack, packedHasTimestamps, ShapeCache, shapeOf, unpackMetrics } from "../../plugins/inputs/pushgateway/packed.ts";
 import { parseText } from "../../plugins/inputs/pushgateway/textparse.ts";
@@ -12,9 +11,9 @@ import { parseProtobuf } from "../../plugins/inputs/pushgateway/protoparse.ts";
 import { GroupStore } from "../../plugins/inputs/pushgateway/store.ts";
 import { gather, render } from "../../plugins/inputs/pushgateway/exposition.ts";
 import { encodeFamilies } from "../support/protobuf.ts";
+import { conformanceDir } from "../support/conformance.ts";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const corpus = JSON.parse(readFileSync(path.resolve(repoRoot, "../shared/conformance/text-valid.json"), "utf8")) as { cases?: { input: string }[] } | { input: string }[];
+const corpus = JSON.parse(readFileSync(path.join(conformanceDir, "text-valid.json"), "utf8")) as { cases?: { input: string }[] } | { input: string }[];
 const cases = Array.isArray(corpus) ? corpus : corpus.cases ?? [];
 
 /** Metrics with undefined-valued keys dropped, so that absent and undefined compare equal. */
