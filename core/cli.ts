@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // Command line: pushkit [run] [--conf-dir DIR] | check-config | samples | help
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";

@@ -1,6 +1,7 @@
 // Copies the non-TypeScript files the code loads at run time (protobuf schemas) into a build
-// output directory, at the same relative paths, since tsc copies only what it compiles.
-import { cpSync, readdirSync } from "node:fs";
+// output directory, at the same relative paths, since tsc copies only what it compiles, and
+// makes the package's bin executable there.
+import { chmodSync, cpSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
 const outDir = process.argv[2] ?? "dist";
@@ -14,3 +15,10 @@ function copy(dir) {
   }
 }
 for (const root of ["core", "plugins"]) copy(root);
+
+// The package's bin is run directly (`./dist/core/cli.js`, npx): it must be executable.
+const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+for (const bin of Object.values(pkg.bin ?? {})) {
+  const built = path.join(outDir, path.relative("dist", bin));
+  chmodSync(built, 0o755);
+}
