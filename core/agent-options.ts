@@ -2,6 +2,9 @@
 // [http] listen -> ENV_HTTP_LISTEN, [log] level -> ENV_LOG_LEVEL.
 import { opt, type Schema } from "./options.ts";
 
+// Tags become Prometheus labels in remote write too, so they follow the label-name rule.
+const TAG_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
 function checkListen(v: string): string | undefined {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(v);
   if (!m || Number(m[2]) > 65535) return `expected "host:port" (e.g. "127.0.0.1:9529", "0.0.0.0:9529", "[::1]:9529"), got "${v}"`;
@@ -14,6 +17,12 @@ export const agentSections = {
       default: 10_000,
       min: 100,
       description: "On SIGTERM/SIGINT, how long to wait for in-flight requests and sink flushes before exiting anyway.",
+    }),
+    global_tags: opt.stringMap({
+      default: {},
+      env: "ENV_GLOBAL_TAGS",
+      description: 'Tags every input adds to every point it produces, e.g. { node = "n1", cluster = "prod" }; from the environment "node=n1,cluster=prod". A tag the input sets itself (its own tags, a label pushed in the body, the grouping key) wins.',
+      checkKey: (k) => (TAG_NAME.test(k) ? undefined : `tag name "${k}" is not a valid label name (letters, digits and "_", not starting with a digit)`),
     }),
     data_dir: opt.string({
       default: "./data",

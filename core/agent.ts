@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { type AgentConfig, values } from "./config.ts";
 import { DeadLetters } from "./dead-letter.ts";
 import { DELIVERY_KEYS, Delivery, SinkQueue, type QueueOptions } from "./delivery.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
 import { DiskQueue } from "./disk-queue.ts";
 import { HttpServer } from "./http.ts";
 import type { RunningInput, Sink } from "./plugin.ts";
@@ -28,6 +29,7 @@ function splitSinkOptions(all: Record<string, any>): { queue: QueueOptions; own:
 export async function startAgent(config: AgentConfig, registry: Registry, log: Logger): Promise<RunningAgent> {
   const shutdownTimeout = config.sections.agent.shutdown_timeout.value as number;
   const dataDir = path.resolve(config.sections.agent.data_dir.value as string);
+  const lock = await lockDataDir(dataDir, log);
   const metrics = new SelfMetrics();
   const server = new HttpServer(values(config.sections.http) as any, log.child({ component: "http" }), metrics);
 
@@ -58,6 +60,7 @@ export async function startAgent(config: AgentConfig, registry: Registry, log: L
       emit: (batch) => delivery.admit(batch),
       retract: (batch) => delivery.emitRemovals(batch),
       removalsWanted: () => delivery.removalsWanted,
+      globalTags: config.sections.agent.global_tags.value as Record<string, string>,
       metrics: metrics.registry,
     });
   });
@@ -86,10 +89,15 @@ export async function startAgent(config: AgentConfig, registry: Registry, log: L
       stopping ??= (async () => {
         const deadline = Date.now() + shutdownTimeout;
         log.info({ timeoutMs: shutdownTimeout }, "shutting down");
+        // Pushes are still taken while the queues drain: kube-proxy keeps sending to a
+        // terminating pod until its endpoint is gone, and /-/ready now says it is going.
+        server.draining = true;
+        await delivery.flush(deadline);
         await server.close(deadline);
         for (const i of inputs) await i.stop?.();
         const lost = await delivery.close(deadline);
         const queuedOnDisk = queues.filter((q) => q.o.durable).reduce((n, q) => n + q.depth, 0);
+        await lock.release();
         log.info({ lost, queuedOnDisk }, "stopped");
         return lost === 0;
       })();

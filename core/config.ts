@@ -95,10 +95,21 @@ function editDistance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
+/** The known name closest to `key`, if it is a likely typo of it (at most two edits away). */
+function nearest(key: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(k, key);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
 function unknownKey(kind: string, key: string, known: Iterable<string>): string {
   const list = [...known];
-  const near = list.filter((k) => editDistance(k, key) <= 2);
-  const hint = near.length ? ` (did you mean "${near[0]}"?)` : "";
+  const near = nearest(key, list);
+  const hint = near ? ` (did you mean "${near}"?)` : "";
   return `unknown ${kind} "${key}"${hint}; known: ${list.join(", ") || "none"}`;
 }
 
@@ -262,6 +273,9 @@ export function loadConfig({ confDir, env, registry }: LoadOptions): AgentConfig
   for (const item of splitNames(env.ENV_DEFAULT_ENABLED_INPUTS ?? "")) {
     const name = item.startsWith("-") ? item.slice(1) : item;
     if (!registry.inputs.has(name)) {
+      // A near miss is a typo that would leave the agent without its input; a name far from
+      // every input (DataKit's cpu, mem, ... in a copied manifest) is only a warning.
+      if (nearest(name, registry.inputs.keys())) throw new ConfigError(`ENV_DEFAULT_ENABLED_INPUTS: ${unknownKey("input", name, registry.inputs.keys())}`);
       warnings.push(`ENV_DEFAULT_ENABLED_INPUTS: unknown input "${name}" ignored; known: ${[...registry.inputs.keys()].join(", ")}`);
       continue;
     }
@@ -307,6 +321,7 @@ export function loadConfig({ confDir, env, registry }: LoadOptions): AgentConfig
     }
   }
 
+  checkEnvNames(env, registry);
   if (env.ENV_SINKS !== undefined && env.ENV_SINKS.trim() !== "") sinks = sinksFromEnv(env.ENV_SINKS, registry);
   if (sinks.length === 0) {
     const def = registry.sinks.get("stdout");
@@ -344,4 +359,43 @@ function sinksFromEnv(text: string, registry: Registry): ComponentConfig[] {
       }
       return { type: def.name, origin: "ENV_SINKS", settings: settingsFromTable(schema, table, `ENV_SINKS "${raw}"`, { kind: "env", name: "ENV_SINKS" }) };
     });
+}
+
+/** Variables read by name, besides the options' own. */
+const FIXED_ENV = ["ENV_CONF_DIR", "ENV_INPUTS", "ENV_SINKS", "ENV_DEFAULT_ENABLED_INPUTS"];
+
+/**
+ * Prefixes of variables that belong to pushkit: every such variable must be one it reads. Other
+ * ENV_ variables are someone else's, unless they are a near miss of one of ours.
+ */
+const OWNED_ENV_PREFIXES = ["ENV_AGENT_", "ENV_HTTP_", "ENV_LOG_", "ENV_INPUT", "ENV_SINK", "ENV_DATA_", "ENV_CONF_", "ENV_DEFAULT_", "ENV_GLOBAL_"];
+
+/** Every ENV_ variable the agent reads, with the current registry's inputs. */
+export function knownEnvNames(registry: Registry): Set<string> {
+  const names = new Set(FIXED_ENV);
+  for (const [section, schema] of Object.entries(agentSections)) {
+    for (const [key, spec] of Object.entries(schema as Schema)) names.add(spec.env ?? envName(`ENV_${section}`, key));
+  }
+  for (const [name, def] of registry.inputs) {
+    for (const key of Object.keys(def.options)) names.add(envName(envName("ENV_INPUT", name), key));
+  }
+  return names;
+}
+
+/** A misspelled variable would be ignored and leave a default in place (in a DaemonSet: the agent on loopback): refuse it. */
+function checkEnvNames(env: Env, registry: Registry): void {
+  const known = knownEnvNames(registry);
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith("ENV_") || known.has(name)) continue;
+    const near = nearest(name, known);
+    if (!near && !OWNED_ENV_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const hint = near ? `did you mean ${near}?` : `pushkit reads ${[...known].filter((k) => sharedPrefix(k, name) >= 8).join(", ") || [...known].join(", ")}`;
+    throw new ConfigError(`environment variable ${name} is not a pushkit setting (${hint})`);
+  }
+}
+
+function sharedPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  return i;
 }

@@ -88,6 +88,7 @@ export class SinkQueue {
   private pausedUntil = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private failuresInRow = 0;
+  private failingSince = 0;
   private closed = false;
   private settled: (() => void)[] = [];
   written = 0;
@@ -193,7 +194,7 @@ export class SinkQueue {
       await this.sink.write(batch);
       this.store.ack(records);
       this.written += points;
-      this.failuresInRow = 0;
+      if (this.failuresInRow > 0) this.recovered();
       this.metrics?.sinkSent.inc({ sink: this.name }, points);
       this.metrics?.sinkBatchSeconds.observe({ sink: this.name, outcome: "sent" }, (performance.now() - started) / 1000);
     } catch (e) {
@@ -220,13 +221,18 @@ export class SinkQueue {
     this.store.ack(records);
     this.deadLettered += points;
     this.metrics?.sinkDeadLettered.inc({ sink: this.name }, points);
-    this.log.error({ sink: this.name, points, status: e.detail.status, answer: e.detail.response?.slice(0, 500), file: this.deadLetters.file }, `backend refused a batch for good (${e.message}); set aside in the dead-letter file`);
+    this.log.error({ points, status: e.detail.status, answer: e.detail.response?.slice(0, 500), file: this.deadLetters.file }, `backend refused a batch for good (${e.message}); set aside in the dead-letter file`);
+  }
+
+  private recovered(): void {
+    this.log.info({ failedWrites: this.failuresInRow, failingForMs: Date.now() - this.failingSince, queued: this.store.points }, "sink writes succeed again");
+    this.failuresInRow = 0;
   }
 
   private retryLater(records: StoredRecord[], e: Error, points: number): void {
     this.store.release(records);
     this.failures++;
-    this.failuresInRow++;
+    if (this.failuresInRow++ === 0) this.failingSince = Date.now();
     this.metrics?.sinkRetried.inc({ sink: this.name });
     // Exponential backoff with jitter (half fixed, half random), at least the backend's Retry-After.
     const ceiling = Math.min(this.o.retry_max, this.o.retry_initial * 2 ** (this.failuresInRow - 1));
@@ -234,7 +240,9 @@ export class SinkQueue {
     const asked = e instanceof SinkWriteError ? e.detail.retryAfterMs : undefined;
     if (asked !== undefined) delay = Math.max(delay, Math.min(asked, MAX_RETRY_AFTER_MS));
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
-    this.log.warn({ sink: this.name, err: e, points, queued: this.store.points, retryInMs: Math.round(delay), failuresInRow: this.failuresInRow }, "sink write failed; batch kept for retry");
+    // A failure the sink understood (network, timeout, 5xx, 429) is expected: one line, no stack.
+    const why = e instanceof SinkWriteError ? { error: e.message, status: e.detail.status } : { err: e };
+    this.log.warn({ ...why, points, queued: this.store.points, retryInMs: Math.round(delay), failuresInRow: this.failuresInRow }, "sink write failed; batch kept for retry");
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
   }
@@ -262,10 +270,10 @@ export class SinkQueue {
     const left = this.store.points;
     let lost = 0;
     if (left > 0 && this.o.durable) {
-      this.log.warn({ sink: this.name, points: left }, "shutdown: points not yet written stay in the disk queue and are delivered after the next start");
+      this.log.warn({ points: left }, "shutdown: points not yet written stay in the disk queue and are delivered after the next start");
     } else if (left > 0) {
       lost = left;
-      this.log.error({ sink: this.name, points: left }, "shutdown deadline reached: points in the memory queue were not delivered and are lost");
+      this.log.error({ points: left }, "shutdown deadline reached: points in the memory queue were not delivered and are lost");
     }
     await this.sink.close();
     await this.store.close();
@@ -345,6 +353,11 @@ export class Delivery {
     const results = await Promise.allSettled(queues.map((q) => q.enqueue(batch)));
     const failed = results.findIndex((r) => r.status === "rejected");
     if (failed >= 0) throw cannotQueue(queues[failed], (results[failed] as PromiseRejectedResult).reason as Error);
+  }
+
+  /** Writes what every queue holds, without waiting for flush_interval, until the deadline. */
+  async flush(deadline: number): Promise<void> {
+    await Promise.all(this.queues.map((q) => q.flush(deadline)));
   }
 
   /** Closes every queue; resolves to the number of points lost (not delivered, not on disk). */

@@ -37,6 +37,8 @@ export class HttpServer implements RouteRegistrar {
   private inFlight = 0;
   private idle: (() => void) | undefined;
   ready = false;
+  /** Set at shutdown: requests are still served, but /-/ready tells load balancers to go elsewhere. */
+  draining = false;
   private readonly requests: Tally<"route" | "method" | "code"> | undefined;
 
   constructor(
@@ -54,7 +56,7 @@ export class HttpServer implements RouteRegistrar {
           ctx.status = e.status;
           ctx.set(e.headers);
           ctx.body = e.message + "\n";
-          this.log.debug({ method: ctx.method, path: ctx.path, status: e.status, msg: e.message }, "request refused");
+          this.log.debug({ method: ctx.method, path: ctx.path, status: e.status, reason: e.message }, "request refused");
         } else {
           this.log.error({ err: e, method: ctx.method, path: ctx.path }, "request failed");
           ctx.status = 500;
@@ -70,8 +72,9 @@ export class HttpServer implements RouteRegistrar {
       ctx.body = "OK\n";
     });
     this.route(["GET"], "/-/ready", (ctx) => {
-      ctx.status = this.ready ? 200 : 503;
-      ctx.body = this.ready ? "OK\n" : "starting\n";
+      const ready = this.ready && !this.draining;
+      ctx.status = ready ? 200 : 503;
+      ctx.body = ready ? "OK\n" : this.draining ? "shutting down\n" : "starting\n";
     });
   }
 

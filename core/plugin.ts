@@ -35,6 +35,8 @@ export interface InputContext {
   retract(batch: PointBatch): Promise<void>;
   /** Whether any sink accepts removals: when none does, an input need not build them. */
   removalsWanted(): boolean;
+  /** Tags for every point the input produces ([agent] global_tags); the input's own tags and labels win. */
+  globalTags: Readonly<Record<string, string>>;
   /** The agent's own metrics (served at GET /metrics): an input registers its counters here. */
   metrics: MetricsRegistry;
 }

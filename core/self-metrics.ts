@@ -15,8 +15,13 @@ export class SelfMetrics {
   readonly registry = new Registry();
   private readonly queues: QueueGauges[] = [];
 
+  /** Adds a sink's queue: its gauges are read at each scrape, its counters start at 0. */
   watchQueue(q: QueueGauges): void {
     this.queues.push(q);
+    const sink = { sink: q.name };
+    for (const c of [this.sinkSent, this.sinkRetried, this.sinkDeadLettered, this.sinkRefused]) c.inc(sink, 0);
+    for (const retry of ["true", "false"]) this.sinkFailed.inc({ ...sink, retry }, 0);
+    for (const outcome of ["sent", "failed"]) this.sinkBatchSeconds.zero({ ...sink, outcome });
   }
 
   readonly httpRequests = new Counter({

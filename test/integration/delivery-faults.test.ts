@@ -10,6 +10,7 @@ import { expect } from "chai";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, appendFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { duplicateKeys } from "../support/logs.ts";
 import { startTestAgent, type RunningTestAgent } from "../support/agent.ts";
 import { freePort, haltBackend, poll, restartInfluxDB, startInfluxDB, type RunningBackend } from "../support/backends.ts";
 
@@ -293,7 +294,20 @@ describe("delivery under faults (integration: the agent and a real InfluxDB 1.6,
     // One agent run: each accepted point was written (acknowledged by InfluxDB) exactly once.
     expect(await metric(agent, "pushkit_sink_points_sent_total")).to.equal(200 * PER_PUSH);
     expect((await metric(agent, "pushkit_sink_points_dead_lettered_total")) ?? 0).to.equal(0);
-    expect(logLines(agent).some((l) => l.msg === "sink write failed; batch kept for retry")).to.equal(true);
+    // The outage is logged as one line per failed write (a known network error: no stack
+    // trace), the recovery once, and no log record names a key twice.
+    const failed = logLines(agent).filter((l) => l.msg === "sink write failed; batch kept for retry");
+    expect(failed.length).to.be.greaterThan(0);
+    for (const l of failed) {
+      expect(l.sink).to.equal("influxdb");
+      expect(l.err, "no error object with a stack for an expected network error").to.equal(undefined);
+      expect(l.error).to.be.a("string").and.not.include("\n");
+    }
+    const recovered = logLines(agent).filter((l) => l.msg === "sink writes succeed again");
+    expect(recovered.length).to.be.greaterThan(0);
+    expect(recovered[0].sink).to.equal("influxdb");
+    expect(recovered[0].failedWrites).to.be.greaterThan(0);
+    expect(duplicateKeys(agent.stderr())).to.deep.equal([]);
   });
 
   it("agent killed with kill -9 mid-stream, backend down: a new agent on the same data_dir delivers every accepted point", async () => {

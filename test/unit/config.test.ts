@@ -467,6 +467,60 @@ describe("config", () => {
       const config = load({}, { ENV_DEFAULT_ENABLED_INPUTS: "pushgateway,-pushgateway" });
       expect(config.inputs).to.deep.equal([]);
     });
+
+    it("a near miss of a known input is an error with a did-you-mean, also with a minus", () => {
+      expect(loadError({}, { ENV_DEFAULT_ENABLED_INPUTS: "cpu,pushgatway" })).to.equal(
+        'ENV_DEFAULT_ENABLED_INPUTS: unknown input "pushgatway" (did you mean "pushgateway"?); known: pushgateway',
+      );
+      expect(loadError({}, { ENV_DEFAULT_ENABLED_INPUTS: "-pushgateay" })).to.include('did you mean "pushgateway"?');
+    });
+  });
+
+  describe("config: every ENV_ variable of pushkit's must name a setting", () => {
+    const cases: [string, string][] = [
+      ["ENV_HTTP_LISTN", "ENV_HTTP_LISTEN"],
+      ["ENV_LOG_LEVL", "ENV_LOG_LEVEL"],
+      ["ENV_INPUT_PUSHGATEWAYY_ROUTE_PREFIX", "ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX"],
+      ["ENV_AGENT_SHUTDOWN_TIMOUT", "ENV_AGENT_SHUTDOWN_TIMEOUT"],
+      ["ENV_SINK", "ENV_SINKS"],
+      ["ENV_DATA_DIRS", "ENV_DATA_DIR"],
+      ["ENV_GLOBAL_TAG", "ENV_GLOBAL_TAGS"],
+      ["ENV_HTPP_LISTEN", "ENV_HTTP_LISTEN"],
+      ["ENV_DEFAULT_ENABLED_INPUT", "ENV_DEFAULT_ENABLED_INPUTS"],
+    ];
+    for (const [typo, meant] of cases) {
+      it(`${typo} stops start-up, naming ${meant}`, () => {
+        expect(loadError({}, { [typo]: "x" })).to.equal(`environment variable ${typo} is not a pushkit setting (did you mean ${meant}?)`);
+      });
+    }
+
+    it("a variable under an owned prefix far from any setting lists the settings of that prefix", () => {
+      const msg = loadError({}, { ENV_HTTP_TLS_CERTIFICATE_FILE: "/x" });
+      expect(msg).to.match(/^environment variable ENV_HTTP_TLS_CERTIFICATE_FILE is not a pushkit setting \(pushkit reads ENV_HTTP_LISTEN, /);
+    });
+
+    it("leaves other ENV_ variables and the settings themselves alone", () => {
+      const config = load({}, { ENV_K8S_NODE_NAME: "n1", ENV_SOMETHING_ELSE: "x", ENV_HTTP_LISTEN: "0.0.0.0:9529", ENV_CONF_DIR: "/etc/pushkit", ENV_INPUTS: "" });
+      expect(config.sections.http.listen.value).to.equal("0.0.0.0:9529");
+    });
+  });
+
+  describe("config: global tags", () => {
+    it("come from ENV_GLOBAL_TAGS as k=v pairs", () => {
+      const config = load({}, { ENV_GLOBAL_TAGS: "node=n1, cluster=prod" });
+      expect(config.sections.agent.global_tags).to.deep.equal({ value: { node: "n1", cluster: "prod" }, source: { kind: "env", name: "ENV_GLOBAL_TAGS" } });
+    });
+
+    it("come from [agent] global_tags, and the environment wins", () => {
+      const files = { "agent.conf": '[agent]\nglobal_tags = { node = "file", zone = "a" }\n' };
+      expect(load(files).sections.agent.global_tags.value).to.deep.equal({ node: "file", zone: "a" });
+      expect(load(files, { ENV_GLOBAL_TAGS: "node=env" }).sections.agent.global_tags.value).to.deep.equal({ node: "env" });
+    });
+
+    it("refuse a tag name that is not a label name", () => {
+      expect(loadError({}, { ENV_GLOBAL_TAGS: "node.name=n1" })).to.match(/^ENV_GLOBAL_TAGS: tag name "node.name" is not a valid label name/);
+      expect(loadError({}, { ENV_GLOBAL_TAGS: "node" })).to.match(/^ENV_GLOBAL_TAGS: expected "key=value" pairs/);
+    });
   });
 
   describe("config: ENV_INPUT_<NAME>_<OPTION>", () => {

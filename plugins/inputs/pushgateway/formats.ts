@@ -8,7 +8,8 @@ import { parseOpenMetrics } from "./openmetrics.ts";
 import { parseProtobuf } from "./protoparse.ts";
 import { parseText } from "./textparse.ts";
 
-export type BodyFormat = "text" | "protobuf" | "openmetrics";
+export const BODY_FORMATS = ["text", "protobuf", "openmetrics"] as const;
+export type BodyFormat = (typeof BODY_FORMATS)[number];
 
 const PROTOBUF = "application/vnd.google.protobuf";
 const OPENMETRICS = "application/openmetrics-text";

@@ -115,7 +115,9 @@ export default defineInput({
   name: "pushgateway",
   description: "Prometheus Pushgateway-compatible push endpoint",
   options: pushgatewayOptions,
-  create(options, ctx: InputContext) {
+  create(configured, ctx: InputContext) {
+    // The agent's global tags rank below the input's own tags (and both below pushed labels).
+    const options = { ...configured, tags: { ...ctx.globalTags, ...configured.tags } };
     let pool: ParsePool | undefined;
     const store = new GroupStore(options, ownNamesOf(ctx.metrics));
     const expired = (ctx.metrics.getSingleMetric(EXPIRED) as Counter | undefined) ?? new Counter({ name: EXPIRED, help: "Groups removed because they were not pushed for group_ttl.", registers: [ctx.metrics] });

@@ -2,6 +2,7 @@
 // pushgateway inputs share them: a metric is registered once.
 import { Counter, type Registry } from "prom-client";
 import { Tally } from "../../../core/tally.ts";
+import { BODY_FORMATS } from "./formats.ts";
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
   return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] });
@@ -19,5 +20,10 @@ export class PushMetrics {
     this.pushes = new Tally(counter(registry, "pushkit_pushgateway_pushes_total", "Pushes answered, by method and status code.", ["method", "code"]));
     this.points = new Tally(counter(registry, "pushkit_pushgateway_points_total", "Points of accepted pushes, by body format.", ["format"]));
     this.parseErrors = new Tally(counter(registry, "pushkit_pushgateway_parse_errors_total", "Pushes refused because their body did not parse, by body format.", ["format"]));
+    // Shown as 0 from the start, so that rate() and alerts on them work on a healthy agent.
+    for (const format of BODY_FORMATS) {
+      this.points.add(0, format);
+      this.parseErrors.add(0, format);
+    }
   }
 }
