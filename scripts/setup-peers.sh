@@ -13,6 +13,8 @@
 #   - wrk: the HTTP load generator shared by both targets
 #   - chromium: the real browser (driven by playwright-core, which downloads
 #     nothing) that the status page of the pushgateway input is tested in
+#   - kubernetes-client (kubectl 1.20): renders deploy/kubernetes offline with
+#     `kubectl kustomize` in test/deploy; only when no kubectl is there already
 #
 # Idempotent: packages already installed are skipped, and `apt-get update`
 # runs at most once, only when something is actually missing. Run as root.
@@ -33,6 +35,12 @@ PACKAGES=(
   wrk
   chromium
 )
+
+# Any kubectl renders the manifests. Some machine images already have /usr/bin/kubectl from
+# another package (Google Cloud's `kubectl`), over which dpkg refuses to install Debian's.
+if ! command -v kubectl >/dev/null 2>&1; then
+  PACKAGES+=(kubernetes-client)
+fi
 
 is_installed() {
   # `dpkg -s` also succeeds for packages that were removed but not purged, so
