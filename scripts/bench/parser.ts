@@ -2,7 +2,7 @@
 // expfmt.TextParser. Only the wiring lives here; the measuring loop and the
 // report are in parse-bench.ts.
 
-import { parseText } from '../../plugins/inputs/pushgateway/textparse.ts';
+import { parseText } from '../../plugins/formats/prometheus/parse-text.ts';
 import { parserReport, runParserBench, type ParserOptions, type ParserRun } from './parse-bench.ts';
 
 export type { ParserOptions, ParserRun };

@@ -3,12 +3,12 @@
 // as client_golang leaves it out).
 
 import protobuf from 'protobufjs';
-import type { MetricFamily } from '../../plugins/inputs/pushgateway/families.ts';
-import { parseText } from '../../plugins/inputs/pushgateway/textparse.ts';
+import type { MetricFamily } from '../../plugins/formats/prometheus/model.ts';
+import { parseText } from '../../plugins/formats/prometheus/parse-text.ts';
 
 const TYPE_NUMBER = { COUNTER: 0, GAUGE: 1, SUMMARY: 2, UNTYPED: 3, HISTOGRAM: 4, GAUGE_HISTOGRAM: 5 } as const;
 
-const schema = new URL('../../plugins/inputs/pushgateway/metrics.proto', import.meta.url);
+const schema = new URL('../../plugins/formats/prometheus/metrics.proto', import.meta.url);
 const MetricFamilyType = protobuf.loadSync(schema.pathname).lookupType('io.prometheus.client.MetricFamily');
 
 function message(f: MetricFamily): Record<string, unknown> {

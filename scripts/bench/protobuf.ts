@@ -2,8 +2,8 @@
 // twin (protobuf-body.ts), each parsed by pushkit on one thread, in alternating rounds so the
 // machine's drift hits both alike. The goal: protobuf decoding at least as fast in samples/s.
 
-import { parseProtobuf } from '../../plugins/inputs/pushgateway/protoparse.ts';
-import { parseText } from '../../plugins/inputs/pushgateway/textparse.ts';
+import { parseProtobuf } from '../../plugins/formats/prometheus/parse-protobuf.ts';
+import { parseText } from '../../plugins/formats/prometheus/parse-text.ts';
 import type { Body } from './bodies.ts';
 import { num, ratio, table } from './format.ts';
 import { measureTs, median, medianRate, type Rate } from './parse-bench.ts';

@@ -3,7 +3,7 @@
 import protobuf from "protobufjs";
 import { fileURLToPath } from "node:url";
 
-const schema = fileURLToPath(new URL("../../plugins/inputs/pushgateway/metrics.proto", import.meta.url));
+const schema = fileURLToPath(new URL("../../plugins/formats/prometheus/metrics.proto", import.meta.url));
 const MetricFamily = protobuf.loadSync(schema).lookupType("io.prometheus.client.MetricFamily");
 
 export type FamilyObject = Record<string, unknown>;

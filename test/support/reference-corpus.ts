@@ -14,7 +14,7 @@ import { compressSync } from "snappy";
 import { conformanceDir } from "./conformance.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const schemaPath = path.join(repoRoot, "plugins/inputs/pushgateway/metrics.proto");
+const schemaPath = path.join(repoRoot, "plugins/formats/prometheus/metrics.proto");
 
 export type StatusClass = "accepted" | "redirected" | "rejected" | "no answer";
 

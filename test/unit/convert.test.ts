@@ -2,9 +2,9 @@
 import { expect } from "chai";
 import { LineEncoder, LineWriter, encodeBatch, encodePoint } from "../../core/lineprotocol.ts";
 import type { Point } from "../../core/point.ts";
-import { Converter, names, type ConvertOptions, type NamingOptions } from "../../plugins/inputs/pushgateway/convert.ts";
-import type { Metric, MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
-import { parseText } from "../../plugins/inputs/pushgateway/textparse.ts";
+import { Converter, names, type ConvertOptions, type NamingOptions } from "../../plugins/formats/prometheus/convert.ts";
+import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
+import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 
 const RECEIVED = 1_111_111_111_000_000_000n;
 

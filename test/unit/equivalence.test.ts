@@ -3,8 +3,8 @@
 // way a client writes them (counters named x_total, protobuf histograms without the +Inf
 // bucket, OpenMetrics timestamps in seconds) and compares the converted points.
 import { expect } from "chai";
-import { Converter } from "../../plugins/inputs/pushgateway/convert.ts";
-import { bodyFormat, parseBody } from "../../plugins/inputs/pushgateway/formats.ts";
+import { Converter } from "../../plugins/formats/prometheus/convert.ts";
+import { bodyFormat, parseBody } from "../../plugins/formats/prometheus/mediatypes.ts";
 import { encodePoint } from "../../core/lineprotocol.ts";
 import { encodeFamilies, PROTOBUF_CONTENT_TYPE, type FamilyObject } from "../support/protobuf.ts";
 

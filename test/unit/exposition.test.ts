@@ -3,13 +3,13 @@
 // renderers read back by our own parsers.
 import { expect } from "chai";
 import { Gauge, Registry } from "prom-client";
-import { gather, negotiate, renderOpenMetrics, renderProtobuf, renderText } from "../../plugins/inputs/pushgateway/exposition.ts";
-import type { Metric, MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
-import { parseOpenMetrics } from "../../plugins/inputs/pushgateway/openmetrics.ts";
+import { gather, negotiate, renderOpenMetrics, renderProtobuf, renderText } from "../../plugins/formats/prometheus/write.ts";
+import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
+import { parseOpenMetrics } from "../../plugins/formats/prometheus/parse-openmetrics.ts";
 import { ownFamilies } from "../../plugins/inputs/pushgateway/own-metrics.ts";
-import { MetricFamilyMessage, parseProtobuf } from "../../plugins/inputs/pushgateway/protoparse.ts";
-import { GroupStore } from "../../plugins/inputs/pushgateway/store.ts";
-import { parseText } from "../../plugins/inputs/pushgateway/textparse.ts";
+import { MetricFamilyMessage, parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
+import { GroupStore } from "../../plugins/inputs/pushgateway/store/store.ts";
+import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 
 // ---- Helpers ---------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { compressSync } from "snappy";
 import { parseMediaType } from "../../core/mediatype.ts";
-import { bodyFormat } from "../../plugins/inputs/pushgateway/formats.ts";
+import { bodyFormat } from "../../plugins/formats/prometheus/mediatypes.ts";
 import { crc32c, decodeSnappyFramed, maskedCrc32c, SnappyFrameError, SnappyTooLarge } from "../../core/snappy-framed.ts";
 
 const PROTO = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";

@@ -1,7 +1,7 @@
 // Go's spellings: strconv.FormatFloat(v, 'g', -1, 64) for le/quantile tags and %q quoting
 // for error messages. Expected values were produced by Go itself.
 import { expect } from "chai";
-import { formatGoFloat, goQuote, goQuoteByte, goQuoteBytes } from "../../plugins/inputs/pushgateway/goformat.ts";
+import { formatGoFloat, goQuote, goQuoteByte, goQuoteBytes } from "../../plugins/formats/prometheus/goformat.ts";
 
 describe("Go formatting", () => {
   describe("formatGoFloat (%g, shortest)", () => {

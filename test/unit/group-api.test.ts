@@ -2,12 +2,12 @@
 // notes/reference-store.md §7), its RFC 3339 times, and the status page (status-page.ts) with
 // the delete URL of each group read back by our own grouping-key parser.
 import { expect } from "chai";
-import { goJson, jsonGroup as groupMap, rfc3339 } from "../../plugins/inputs/pushgateway/api.ts";
-import type { MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
-import { parseGroupingPath } from "../../plugins/inputs/pushgateway/grouping.ts";
-import { groupPath, renderStatusPage } from "../../plugins/inputs/pushgateway/status-page.ts";
-import { groupKey, GroupStore, sortedGrouping, type Group } from "../../plugins/inputs/pushgateway/store.ts";
-import { parseText } from "../../plugins/inputs/pushgateway/textparse.ts";
+import { goJson, jsonGroup as groupMap, rfc3339 } from "../../plugins/inputs/pushgateway/http/api.ts";
+import type { MetricFamily } from "../../plugins/formats/prometheus/model.ts";
+import { parseGroupingPath } from "../../plugins/inputs/pushgateway/http/grouping.ts";
+import { groupPath, renderStatusPage } from "../../plugins/inputs/pushgateway/http/status-page.ts";
+import { groupKey, GroupStore, sortedGrouping, type Group } from "../../plugins/inputs/pushgateway/store/store.ts";
+import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 
 /** A group's object in /api/v1/metrics, exactly as written. */
 const jsonText = (g: Parameters<typeof groupMap>[0]): string => goJson(groupMap(g));

@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
-import type { MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
-import { deserialize, Persistence, serialize } from "../../plugins/inputs/pushgateway/persistence.ts";
-import { GroupStore, InconsistentPushError, type StoreOptions } from "../../plugins/inputs/pushgateway/store.ts";
-import { parseText } from "../../plugins/inputs/pushgateway/textparse.ts";
+import type { MetricFamily } from "../../plugins/formats/prometheus/model.ts";
+import { deserialize, Persistence, serialize } from "../../plugins/inputs/pushgateway/store/persistence.ts";
+import { GroupStore, InconsistentPushError, type StoreOptions } from "../../plugins/inputs/pushgateway/store/store.ts";
+import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 
 // ---- Helpers ---------------------------------------------------------------------------------
 

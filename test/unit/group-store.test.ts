@@ -3,9 +3,9 @@
 // checks (with the reference's defects fixed: a refused push creates no group and cannot
 // poison the store), undo, what a change removed, expiry selection and restore.
 import { expect } from "chai";
-import { gather } from "../../plugins/inputs/pushgateway/exposition.ts";
-import type { Metric, MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
-import { MetricFamilyMessage, parseProtobuf } from "../../plugins/inputs/pushgateway/protoparse.ts";
+import { gather } from "../../plugins/formats/prometheus/write.ts";
+import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
+import { MetricFamilyMessage, parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
 import {
   GroupFullError,
   GroupStore,
@@ -17,8 +17,8 @@ import {
   type Removed,
   type StoreOptions,
   type SavedFamily,
-} from "../../plugins/inputs/pushgateway/store.ts";
-import { parseText } from "../../plugins/inputs/pushgateway/textparse.ts";
+} from "../../plugins/inputs/pushgateway/store/store.ts";
+import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 
 // ---- Helpers ---------------------------------------------------------------------------------
 

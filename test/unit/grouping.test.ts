@@ -1,7 +1,7 @@
 // The grouping key of a push URL (pushgateway-protocol.md §2).
 import { expect } from "chai";
 import { HttpError } from "../../core/errors.ts";
-import { decodeBase64Url, parseGroupingPath, type GroupingKey } from "../../plugins/inputs/pushgateway/grouping.ts";
+import { decodeBase64Url, parseGroupingPath, type GroupingKey } from "../../plugins/inputs/pushgateway/http/grouping.ts";
 
 function parse(afterJob: string): GroupingKey {
   const key = parseGroupingPath(afterJob);

@@ -6,11 +6,11 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { PointBatch } from "../../core/batch.ts";
 import { nowNs, type Point } from "../../core/point.ts";
-import { Converter } from "../../plugins/inputs/pushgateway/convert.ts";
-import type { MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
-import { Groups, type GroupsHooks } from "../../plugins/inputs/pushgateway/groups.ts";
-import { groupKey, GroupStore, InconsistentPushError, sortedGrouping } from "../../plugins/inputs/pushgateway/store.ts";
-import { parseText } from "../../plugins/inputs/pushgateway/textparse.ts";
+import { Converter } from "../../plugins/formats/prometheus/convert.ts";
+import type { MetricFamily } from "../../plugins/formats/prometheus/model.ts";
+import { Groups, type GroupsHooks } from "../../plugins/inputs/pushgateway/store/groups.ts";
+import { groupKey, GroupStore, InconsistentPushError, sortedGrouping } from "../../plugins/inputs/pushgateway/store/store.ts";
+import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 
 // ---- Helpers ---------------------------------------------------------------------------------
 

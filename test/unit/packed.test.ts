@@ -4,12 +4,12 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { Metric, MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
-import { labelsOfShape, narrowBody, pack, packedHasTimestamps, ShapeCache, shapeOf, unpackMetrics } from "../../plugins/inputs/pushgateway/packed.ts";
-import { parseText } from "../../plugins/inputs/pushgateway/textparse.ts";
-import { parseProtobuf } from "../../plugins/inputs/pushgateway/protoparse.ts";
-import { GroupStore } from "../../plugins/inputs/pushgateway/store.ts";
-import { gather, render } from "../../plugins/inputs/pushgateway/exposition.ts";
+import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
+import { labelsOfShape, narrowBody, pack, packedHasTimestamps, ShapeCache, shapeOf, unpackMetrics } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
+import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
+import { parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
+import { GroupStore } from "../../plugins/inputs/pushgateway/store/store.ts";
+import { gather, render } from "../../plugins/formats/prometheus/write.ts";
 import { encodeFamilies } from "../support/protobuf.ts";
 import { conformanceDir } from "../support/conformance.ts";
 

@@ -2,10 +2,10 @@ import { expect } from "chai";
 import { pino } from "pino";
 import { HttpError } from "../../core/errors.ts";
 import { LineEncoder, LineWriter } from "../../core/lineprotocol.ts";
-import { Converter, type ConvertOptions } from "../../plugins/inputs/pushgateway/convert.ts";
-import { ParsePool } from "../../plugins/inputs/pushgateway/parse-pool.ts";
-import { parseBody } from "../../plugins/inputs/pushgateway/routes.ts";
-import { labelsOfShape, unpackMetrics, type PackedFamily } from "../../plugins/inputs/pushgateway/packed.ts";
+import { Converter, type ConvertOptions } from "../../plugins/formats/prometheus/convert.ts";
+import { ParsePool } from "../../plugins/inputs/pushgateway/ingest/parse-pool.ts";
+import { parseBody } from "../../plugins/inputs/pushgateway/http/routes.ts";
+import { labelsOfShape, unpackMetrics, type PackedFamily } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
 
 const options: ConvertOptions = { measurement_name: "", job_as_measurement: false, keep_exist_metric_name: false, honor_timestamps: true, tags: { dc: "eu" } };
 

@@ -1,8 +1,8 @@
 // The delimited-protobuf parser: every metric type, the implied +Inf bucket, native
 // histograms as cumulative buckets, and corrupt bodies reported with their byte offset.
 import { expect } from "chai";
-import { parseProtobuf, ProtoParseError } from "../../plugins/inputs/pushgateway/protoparse.ts";
-import { BodyParseError } from "../../plugins/inputs/pushgateway/families.ts";
+import { parseProtobuf, ProtoParseError } from "../../plugins/formats/prometheus/parse-protobuf.ts";
+import { BodyParseError } from "../../plugins/formats/prometheus/model.ts";
 import { encodeFamilies } from "../support/protobuf.ts";
 
 function failure(body: Buffer): ProtoParseError {

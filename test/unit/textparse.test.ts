@@ -7,8 +7,8 @@
 // same inputs. Where a newer expfmt differs from the old one (HELP's \" escape, quoted names),
 // the comment says which behaviour is asserted and why.
 import { expect } from "chai";
-import type { Metric, MetricFamily } from "../../plugins/inputs/pushgateway/families.ts";
-import { parseText, TextParseError } from "../../plugins/inputs/pushgateway/textparse.ts";
+import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
+import { parseText, TextParseError } from "../../plugins/formats/prometheus/parse-text.ts";
 
 // ---- Helpers ---------------------------------------------------------------------------------
 

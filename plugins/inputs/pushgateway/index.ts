@@ -2,19 +2,19 @@
 // turns every pushed metric family into points.
 import { opt } from "../../../core/options.ts";
 import { defineInput, type InputContext } from "../../../core/plugin.ts";
-import type { ConvertOptions } from "./convert.ts";
+import type { ConvertOptions } from "../../formats/prometheus/convert.ts";
 import path from "node:path";
 import { Counter } from "prom-client";
 import { VERSION } from "../../../core/version.ts";
-import { apiRoutes } from "./api.ts";
-import { Converter } from "./convert.ts";
-import { Groups } from "./groups.ts";
+import { apiRoutes } from "./http/api.ts";
+import { Converter } from "../../formats/prometheus/convert.ts";
+import { Groups } from "./store/groups.ts";
 import { ownNames } from "./own-metrics.ts";
-import { ParsePool } from "./parse-pool.ts";
-import { Persistence } from "./persistence.ts";
-import { pushRoutes } from "./routes.ts";
-import { statusPage } from "./status-page.ts";
-import { GroupStore } from "./store.ts";
+import { ParsePool } from "./ingest/parse-pool.ts";
+import { Persistence } from "./store/persistence.ts";
+import { pushRoutes } from "./http/routes.ts";
+import { statusPage } from "./http/status-page.ts";
+import { GroupStore } from "./store/store.ts";
 
 /** What a parse worker needs to convert like the main thread: plain data, it is copied to the worker. */
 function convertOptions(o: ConvertOptions): ConvertOptions {

@@ -2,7 +2,7 @@
 // pushgateway inputs share them: a metric is registered once.
 import { Counter, type Registry } from "prom-client";
 import { Tally } from "../../../core/tally.ts";
-import { BODY_FORMATS } from "./formats.ts";
+import { BODY_FORMATS } from "../../formats/prometheus/mediatypes.ts";
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
   return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] });

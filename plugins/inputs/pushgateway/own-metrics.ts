@@ -1,7 +1,7 @@
 // The agent's own metrics (prom-client's registry) as metric families, so that the scrape
 // endpoint serves them beside the pushed groups as the reference serves its own.
 import type { Registry } from "prom-client";
-import type { Metric, MetricFamily, MetricType } from "./families.ts";
+import type { Metric, MetricFamily, MetricType } from "../../formats/prometheus/model.ts";
 
 const TYPES: Record<string, MetricType> = { counter: "COUNTER", gauge: "GAUGE", histogram: "HISTOGRAM", summary: "SUMMARY" };
 

@@ -1,13 +1,13 @@
 // The reference's read side under the route prefix: the scrape endpoint, the JSON API
 // (/api/v1/metrics, /api/v1/status, the admin wipe) and the health endpoints.
 import type { Context } from "koa";
-import type { InputContext } from "../../../core/plugin.ts";
-import type { Metric, MetricFamily } from "./families.ts";
-import { formatGoFloat } from "./goformat.ts";
-import { CONTENT_TYPES, gather, negotiate, render } from "./exposition.ts";
-import type { Groups } from "./groups.ts";
-import { ownFamilies } from "./own-metrics.ts";
-import { groupGaugeLabels, PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, PUSH_TIME, PUSH_TIME_HELP, type Group } from "./store.ts";
+import type { InputContext } from "../../../../core/plugin.ts";
+import type { Metric, MetricFamily } from "../../../formats/prometheus/model.ts";
+import { formatGoFloat } from "../../../formats/prometheus/goformat.ts";
+import { CONTENT_TYPES, gather, negotiate, render } from "../../../formats/prometheus/write.ts";
+import type { Groups } from "../store/groups.ts";
+import { ownFamilies } from "../own-metrics.ts";
+import { groupGaugeLabels, PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, PUSH_TIME, PUSH_TIME_HELP, type Group } from "../store/store.ts";
 
 export interface ApiOptions {
   route_prefix: string;

@@ -8,8 +8,8 @@
 import { isUtf8 } from "node:buffer";
 import { readFileSync } from "node:fs";
 import protobuf from "../../../core/protobuf.ts";
-import { BodyParseError, copyLabels } from "./families.ts";
-import type { Bucket, Histogram, Metric, MetricFamily, MetricType, Quantile, Summary } from "./families.ts";
+import { BodyParseError, copyLabels } from "./model.ts";
+import type { Bucket, Histogram, Metric, MetricFamily, MetricType, Quantile, Summary } from "./model.ts";
 import { goQuote } from "./goformat.ts";
 
 export class ProtoParseError extends BodyParseError {

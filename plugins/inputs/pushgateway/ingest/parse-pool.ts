@@ -6,11 +6,11 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
-import { PointBatch } from "../../../core/batch.ts";
-import { HttpError } from "../../../core/errors.ts";
-import type { ConvertOptions } from "./convert.ts";
-import type { MetricFamily } from "./families.ts";
-import type { BodyFormat } from "./formats.ts";
+import { PointBatch } from "../../../../core/batch.ts";
+import { HttpError } from "../../../../core/errors.ts";
+import type { ConvertOptions } from "../../../formats/prometheus/convert.ts";
+import type { MetricFamily } from "../../../formats/prometheus/model.ts";
+import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import type { PackedFamily } from "./packed.ts";
 import type { ParseJob, ParseResult } from "./parse-worker.ts";
 

@@ -2,20 +2,20 @@
 // on, DELETE removes a group. A push is all or nothing: it is read, parsed, converted and
 // checked whole before anything is kept, and any error answers 4xx with nothing ingested.
 import type { Context } from "koa";
-import { PointBatch } from "../../../core/batch.ts";
-import { MemoryBudget, readBody } from "../../../core/body.ts";
-import { HttpError } from "../../../core/errors.ts";
-import { answerEmpty } from "../../../core/http.ts";
-import type { InputContext } from "../../../core/plugin.ts";
-import { nowNs } from "../../../core/point.ts";
-import { Converter, type ConvertOptions } from "./convert.ts";
+import { PointBatch } from "../../../../core/batch.ts";
+import { MemoryBudget, readBody } from "../../../../core/body.ts";
+import { HttpError } from "../../../../core/errors.ts";
+import { answerEmpty } from "../../../../core/http.ts";
+import type { InputContext } from "../../../../core/plugin.ts";
+import { nowNs } from "../../../../core/point.ts";
+import { Converter, type ConvertOptions } from "../../../formats/prometheus/convert.ts";
 import { parseGroupingPath, type GroupingKey } from "./grouping.ts";
-import { BodyParseError, type MetricFamily } from "./families.ts";
-import { bodyFormat, parseBody as parseAs, type BodyFormat } from "./formats.ts";
-import { PushMetrics } from "./metrics.ts";
-import type { Groups } from "./groups.ts";
-import type { Parsed, ParsePool } from "./parse-pool.ts";
-import { GroupFullError, InconsistentPushError } from "./store.ts";
+import { BodyParseError, type MetricFamily } from "../../../formats/prometheus/model.ts";
+import { bodyFormat, parseBody as parseAs, type BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
+import { PushMetrics } from "../metrics.ts";
+import type { Groups } from "../store/groups.ts";
+import type { Parsed, ParsePool } from "../ingest/parse-pool.ts";
+import { GroupFullError, InconsistentPushError } from "../store/store.ts";
 
 export interface RouteOptions extends ConvertOptions {
   route_prefix: string;

@@ -3,12 +3,12 @@
 // take is taken back out of the store), turns what a change removed into ended series for
 // the sinks that want them, and expires groups not pushed for group_ttl.
 import type { Logger } from "pino";
-import { PointBatch } from "../../../core/batch.ts";
-import type { InputContext } from "../../../core/plugin.ts";
-import { nowNs, type Point } from "../../../core/point.ts";
-import type { Converter } from "./convert.ts";
-import type { MetricFamily } from "./families.ts";
-import type { PackedFamily } from "./packed.ts";
+import { PointBatch } from "../../../../core/batch.ts";
+import type { InputContext } from "../../../../core/plugin.ts";
+import { nowNs, type Point } from "../../../../core/point.ts";
+import type { Converter } from "../../../formats/prometheus/convert.ts";
+import type { MetricFamily } from "../../../formats/prometheus/model.ts";
+import type { PackedFamily } from "../ingest/packed.ts";
 import { canonicalGrouping, type GroupStore, type Removed, type Replaced } from "./store.ts";
 
 /** A series as the sinks see it: measurement, tags and one field. */

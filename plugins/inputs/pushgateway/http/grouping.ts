@@ -3,8 +3,8 @@
 // The path is percent-decoded before it is split on "/", so a value holding "/" must use
 // @base64 (URL-safe alphabet, padding optional).
 import { isUtf8 } from "node:buffer";
-import { HttpError } from "../../../core/errors.ts";
-import { goQuote, goQuoteBytes } from "./goformat.ts";
+import { HttpError } from "../../../../core/errors.ts";
+import { goQuote, goQuoteBytes } from "../../../formats/prometheus/goformat.ts";
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const BASE64_SUFFIX = "@base64";

@@ -4,7 +4,7 @@
 // array not even that: it is transferred). The store compares a family's label sets with
 // those of the family it replaces as one string, and builds metric objects only when a
 // reader (a scrape, the API) asks for them.
-import type { Bucket, Metric, MetricFamily, MetricType, Quantile } from "./families.ts";
+import type { Bucket, Metric, MetricFamily, MetricType, Quantile } from "../../../formats/prometheus/model.ts";
 
 // Separators: NUL and SOH, unless a label holds one; then lone surrogates, which decoding
 // UTF-8 (as every parser does for names and values) never yields. The first character of a

@@ -3,10 +3,10 @@
 // Content-Type says so, or when there is none and the body ends with OpenMetrics' "# EOF"
 // line (prom-client sends an OpenMetrics registry without a Content-Type); text 0.0.4 otherwise.
 import { parseMediaType } from "../../../core/mediatype.ts";
-import type { MetricFamily } from "./families.ts";
-import { parseOpenMetrics } from "./openmetrics.ts";
-import { parseProtobuf } from "./protoparse.ts";
-import { parseText } from "./textparse.ts";
+import type { MetricFamily } from "./model.ts";
+import { parseOpenMetrics } from "./parse-openmetrics.ts";
+import { parseProtobuf } from "./parse-protobuf.ts";
+import { parseText } from "./parse-text.ts";
 
 export const BODY_FORMATS = ["text", "protobuf", "openmetrics"] as const;
 export type BodyFormat = (typeof BODY_FORMATS)[number];

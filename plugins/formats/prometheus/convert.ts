@@ -5,7 +5,7 @@
 import { LineWriter } from "../../../core/lineprotocol.ts";
 import { PointsWriter, withTag, type Point, type PointWriter } from "../../../core/point.ts";
 import { formatGoFloat } from "./goformat.ts";
-import { sortedPairs, type Metric, type MetricFamily } from "./families.ts";
+import { sortedPairs, type Metric, type MetricFamily } from "./model.ts";
 
 export interface NamingOptions {
   measurement_name: string;

@@ -6,7 +6,7 @@ import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import type { Bucket, Metric, MetricFamily, MetricType, Quantile } from "./families.ts";
+import type { Bucket, Metric, MetricFamily, MetricType, Quantile } from "../../../formats/prometheus/model.ts";
 import type { GroupStore, SavedFamily } from "./store.ts";
 
 const FORMAT = "pushkit-pushgateway-groups";

@@ -11,9 +11,9 @@
 //
 // The first error ends parsing; its message names the line and quotes the offending token.
 import { isUtf8 } from "node:buffer";
-import type { Metric, MetricFamily, MetricType } from "./families.ts";
+import type { Metric, MetricFamily, MetricType } from "./model.ts";
 import { goQuote, goQuoteBytes } from "./goformat.ts";
-import { parseGoFloat, TextParseError } from "./textparse.ts";
+import { parseGoFloat, TextParseError } from "./parse-text.ts";
 
 export class OpenMetricsParseError extends TextParseError {
   constructor(line: number, detail: string) {

@@ -3,9 +3,9 @@
 // header asks for first (text when it asks for none of them).
 import { parseMediaType } from "../../../core/mediatype.ts";
 import { formatGoFloat } from "./goformat.ts";
-import type { Metric, MetricFamily, MetricType } from "./families.ts";
-import { MetricFamilyMessage } from "./protoparse.ts";
-import { groupGaugeLabels, PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, PUSH_TIME, PUSH_TIME_HELP, type Group } from "./store.ts";
+import type { Metric, MetricFamily, MetricType } from "./model.ts";
+import { MetricFamilyMessage } from "./parse-protobuf.ts";
+import { groupGaugeLabels, PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, PUSH_TIME, PUSH_TIME_HELP, type Group } from "../../inputs/pushgateway/store/store.ts";
 
 export type ScrapeFormat = "text" | "protobuf" | "openmetrics";
 

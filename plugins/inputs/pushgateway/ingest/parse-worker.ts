@@ -2,9 +2,9 @@
 // thread. The encoded bytes travel back without copying (a transferred buffer); points as
 // objects would cost more to copy between threads than to make.
 import { parentPort, workerData } from "node:worker_threads";
-import { Converter, type ConvertOptions } from "./convert.ts";
-import { BodyParseError } from "./families.ts";
-import { parseBody, type BodyFormat } from "./formats.ts";
+import { Converter, type ConvertOptions } from "../../../formats/prometheus/convert.ts";
+import { BodyParseError } from "../../../formats/prometheus/model.ts";
+import { parseBody, type BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import { narrowBody, pack, ShapeCache, type PackedFamily } from "./packed.ts";
 
 export interface ParseJob {

@@ -1,9 +1,9 @@
 // The status page at <route_prefix>/: every group with its last push and failure times and
 // its families, and a button that deletes the group (a DELETE on the group's push URL, as the
 // reference's UI sends). Rendered on the server; the only script is the delete button's.
-import type { InputContext } from "../../../core/plugin.ts";
-import type { Groups } from "./groups.ts";
-import type { Group } from "./store.ts";
+import type { InputContext } from "../../../../core/plugin.ts";
+import type { Groups } from "../store/groups.ts";
+import type { Group } from "../store/store.ts";
 
 function html(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");

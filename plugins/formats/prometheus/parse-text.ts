@@ -7,7 +7,7 @@
 // of input ("unexpected end of input stream").
 import { isUtf8 } from "node:buffer";
 import { goQuote, goQuoteByte, goQuoteBytes } from "./goformat.ts";
-import { BodyParseError, copyLabels, isHistogramType, type Metric, type MetricFamily, type MetricType } from "./families.ts";
+import { BodyParseError, copyLabels, isHistogramType, type Metric, type MetricFamily, type MetricType } from "./model.ts";
 
 export class TextParseError extends BodyParseError {
   constructor(

@@ -4,8 +4,8 @@
 // refused push leaves the store as it was (the reference creates the group anyway and can end up
 // refusing every later push). The checks read per-name and per-series indexes, so their cost
 // follows the size of the push, not the number of groups stored.
-import { sortedPairs, type Metric, type MetricFamily, type MetricType } from "./families.ts";
-import { isPacked, labelsOfShape, packedHasTimestamps, shapeOf, unpackMetrics, type PackedFamily } from "./packed.ts";
+import { sortedPairs, type Metric, type MetricFamily, type MetricType } from "../../../formats/prometheus/model.ts";
+import { isPacked, labelsOfShape, packedHasTimestamps, shapeOf, unpackMetrics, type PackedFamily } from "../ingest/packed.ts";
 
 /** The gauges the store itself keeps in every group. */
 export const PUSH_TIME = "push_time_seconds";
