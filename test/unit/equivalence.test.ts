@@ -4,7 +4,8 @@
 // bucket, OpenMetrics timestamps in seconds) and compares the converted points.
 import { expect } from "chai";
 import { Converter } from "../../plugins/formats/prometheus/convert.ts";
-import { bodyFormat, parseBody } from "../../plugins/formats/prometheus/mediatypes.ts";
+import { bodyFormat } from "../../plugins/formats/prometheus/mediatypes.ts";
+import { parseBody } from "../../plugins/formats/prometheus/parse.ts";
 import { encodePoint } from "../../core/lineprotocol.ts";
 import { encodeFamilies, PROTOBUF_CONTENT_TYPE, type FamilyObject } from "../support/protobuf.ts";
 

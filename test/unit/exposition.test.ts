@@ -1,9 +1,12 @@
-// The scrape side (exposition.ts): Accept negotiation, gather() ordering as the reference's
-// client_golang gathers (notes/reference-store.md §1), the text 0.0.4 spelling, and the three
-// renderers read back by our own parsers.
+// The scrape side (negotiate() in mediatypes.ts, the input's gather(), the writers in
+// write.ts): Accept negotiation, gather() ordering as the reference's client_golang gathers
+// (notes/reference-store.md §1), the text 0.0.4 spelling, and the three renderers read back by
+// our own parsers.
 import { expect } from "chai";
 import { Gauge, Registry } from "prom-client";
-import { gather, negotiate, renderOpenMetrics, renderProtobuf, renderText } from "../../plugins/formats/prometheus/write.ts";
+import { negotiate } from "../../plugins/formats/prometheus/mediatypes.ts";
+import { renderOpenMetrics, renderProtobuf, renderText } from "../../plugins/formats/prometheus/write.ts";
+import { gather } from "../../plugins/inputs/pushgateway/store/gather.ts";
 import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
 import { parseOpenMetrics } from "../../plugins/formats/prometheus/parse-openmetrics.ts";
 import { ownFamilies } from "../../plugins/inputs/pushgateway/own-metrics.ts";

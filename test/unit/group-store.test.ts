@@ -3,7 +3,7 @@
 // checks (with the reference's defects fixed: a refused push creates no group and cannot
 // poison the store), undo, what a change removed, expiry selection and restore.
 import { expect } from "chai";
-import { gather } from "../../plugins/formats/prometheus/write.ts";
+import { gather } from "../../plugins/inputs/pushgateway/store/gather.ts";
 import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
 import { MetricFamilyMessage, parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
 import {

@@ -1,4 +1,4 @@
-// The OpenMetrics 1.0 text parser (openmetrics.ts): how each type maps onto our MetricFamily
+// The OpenMetrics 1.0 text parser (parse-openmetrics.ts): how each type maps onto our MetricFamily
 // (the same shape the text 0.0.4 and protobuf parsers produce), what prom-client writes, and
 // every rule of the format with the exact error message and line number.
 import { expect } from "chai";
@@ -56,7 +56,7 @@ function m(labels: string[], value: number, timestampMs?: number): Metric {
 
 // ---- Tests -----------------------------------------------------------------------------------
 
-describe("OpenMetrics parser (openmetrics.ts)", () => {
+describe("OpenMetrics parser (parse-openmetrics.ts)", () => {
   describe("the error type", () => {
     it("is a TextParseError with its own name and message prefix", () => {
       let err: unknown;

@@ -9,7 +9,8 @@ import { labelsOfShape, narrowBody, pack, packedHasTimestamps, ShapeCache, shape
 import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 import { parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
 import { GroupStore } from "../../plugins/inputs/pushgateway/store/store.ts";
-import { gather, render } from "../../plugins/formats/prometheus/write.ts";
+import { render } from "../../plugins/formats/prometheus/write.ts";
+import { gather } from "../../plugins/inputs/pushgateway/store/gather.ts";
 import { encodeFamilies } from "../support/protobuf.ts";
 import { conformanceDir } from "../support/conformance.ts";
 

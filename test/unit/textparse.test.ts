@@ -65,7 +65,7 @@ function untyped(value: number, labels: string[] = [], timestampMs?: number): Me
 
 // ---- Tests -----------------------------------------------------------------------------------
 
-describe("text format parser (textparse.ts)", () => {
+describe("text format parser (parse-text.ts)", () => {
   describe("line endings and the end of the input", () => {
     it("treats \\r as an ordinary byte: CRLF fails at the value", () => {
       expectError("m 1\r\n", 1, 'expected float as value, got "1\\r"');

@@ -1,80 +1,11 @@
-// The scrape side: every group's families merged by name and sorted as the reference gathers
-// them, written as text 0.0.4, delimited protobuf or OpenMetrics 1.0, whichever the Accept
-// header asks for first (text when it asks for none of them).
-import { parseMediaType } from "../../../core/mediatype.ts";
+// The exposition writers: metric families written as text 0.0.4, delimited protobuf or
+// OpenMetrics 1.0 (which of them a scrape gets is negotiate()'s choice, in mediatypes.ts).
 import { formatGoFloat } from "./goformat.ts";
+import type { BodyFormat } from "./mediatypes.ts";
 import type { Metric, MetricFamily, MetricType } from "./model.ts";
 import { MetricFamilyMessage } from "./parse-protobuf.ts";
-import { groupGaugeLabels, PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, PUSH_TIME, PUSH_TIME_HELP, type Group } from "../../inputs/pushgateway/store/store.ts";
 
-export type ScrapeFormat = "text" | "protobuf" | "openmetrics";
-
-export const CONTENT_TYPES: Record<ScrapeFormat, string> = {
-  text: "text/plain; version=0.0.4; charset=utf-8",
-  protobuf: "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
-  openmetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8",
-};
-
-/** The first format the Accept header names, by descending q (in order of appearance on ties). */
-export function negotiate(accept: string | undefined): ScrapeFormat {
-  if (!accept) return "text";
-  const ranked: { format: ScrapeFormat | undefined; q: number; at: number }[] = [];
-  accept.split(",").forEach((part, at) => {
-    const mt = parseMediaType(part.trim());
-    if (!mt) return;
-    const q = Number(mt.params.get("q") ?? "1");
-    const version = mt.params.get("version");
-    let format: ScrapeFormat | undefined;
-    if (mt.type === "application/vnd.google.protobuf" && mt.params.get("proto") === "io.prometheus.client.MetricFamily" && mt.params.get("encoding") === "delimited") format = "protobuf";
-    else if (mt.type === "text/plain" && (version === undefined || version === "0.0.4")) format = "text";
-    else if (mt.type === "application/openmetrics-text" && (version === undefined || version === "1.0.0" || version === "0.0.1")) format = "openmetrics";
-    ranked.push({ format, q: Number.isFinite(q) ? q : 0, at });
-  });
-  ranked.sort((a, b) => b.q - a.q || a.at - b.at);
-  return ranked.find((r) => r.format && r.q > 0)?.format ?? "text";
-}
-
-function compareMetrics(a: Metric, b: Metric): number {
-  if (a.labels.length !== b.labels.length) return a.labels.length - b.labels.length;
-  for (let i = 1; i < a.labels.length; i += 2) {
-    if (a.labels[i] !== b.labels[i]) return a.labels[i] < b.labels[i] ? -1 : 1;
-  }
-  if (a.timestampMs === undefined) return b.timestampMs === undefined ? 0 : 1;
-  if (b.timestampMs === undefined) return -1;
-  return a.timestampMs - b.timestampMs;
-}
-
-/**
- * Every group's families and its push_time_seconds / push_failure_time_seconds gauges, plus
- * `extra` (the agent's own metrics), merged by name (the first HELP met wins), families
- * sorted by name and metrics by label values.
- */
-export function gather(groups: Iterable<Group>, extra: readonly MetricFamily[] = []): MetricFamily[] {
-  const byName = new Map<string, MetricFamily>();
-  const add = (f: MetricFamily) => {
-    const had = byName.get(f.name);
-    if (had) had.metrics.push(...f.metrics);
-    else byName.set(f.name, { name: f.name, help: f.help, type: f.type, metrics: [...f.metrics] });
-  };
-  const pushTime: Metric[] = [];
-  const failureTime: Metric[] = [];
-  for (const g of groups) {
-    for (const { family } of g.families.values()) add(family);
-    const labels = groupGaugeLabels(g.labels);
-    pushTime.push({ labels, value: g.pushTimeMs / 1000 });
-    failureTime.push({ labels, value: g.failureTimeMs / 1000 });
-  }
-  if (pushTime.length > 0) {
-    add({ name: PUSH_TIME, help: PUSH_TIME_HELP, type: "GAUGE", metrics: pushTime });
-    add({ name: PUSH_FAILURE_TIME, help: PUSH_FAILURE_TIME_HELP, type: "GAUGE", metrics: failureTime });
-  }
-  for (const f of extra) add(f);
-  const out = [...byName.values()].filter((f) => f.metrics.length > 0);
-  for (const f of out) f.metrics.sort(compareMetrics);
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-export function render(families: readonly MetricFamily[], format: ScrapeFormat): string | Buffer {
+export function render(families: readonly MetricFamily[], format: BodyFormat): string | Buffer {
   if (format === "protobuf") return renderProtobuf(families);
   if (format === "openmetrics") return renderOpenMetrics(families);
   return renderText(families);

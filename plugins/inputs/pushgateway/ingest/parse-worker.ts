@@ -4,7 +4,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { Converter, type ConvertOptions } from "../../../formats/prometheus/convert.ts";
 import { BodyParseError } from "../../../formats/prometheus/model.ts";
-import { parseBody, type BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
+import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
+import { parseBody } from "../../../formats/prometheus/parse.ts";
 import { narrowBody, pack, ShapeCache, type PackedFamily } from "./packed.ts";
 
 export interface ParseJob {
