@@ -45,6 +45,12 @@ export interface MetricFamily {
   metrics: Metric[];
 }
 
+/**
+ * A legacy Prometheus label name, as Go's model.LabelNameRE. Names starting with "__" are
+ * reserved: where they are refused, the caller checks that too.
+ */
+export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
 export function isHistogramType(t: MetricType | undefined): boolean {
   return t === "HISTOGRAM" || t === "GAUGE_HISTOGRAM";
 }

@@ -8,7 +8,7 @@
 import { isUtf8 } from "node:buffer";
 import { readFileSync } from "node:fs";
 import protobuf from "../../../core/protobuf.ts";
-import { BodyParseError, copyLabels } from "./model.ts";
+import { BodyParseError, copyLabels, LABEL_NAME } from "./model.ts";
 import type { Bucket, Histogram, Metric, MetricFamily, MetricType, Quantile, Summary } from "./model.ts";
 import { goQuote } from "./goformat.ts";
 
@@ -107,7 +107,6 @@ const TYPE_BIT: Record<MetricType, number> = { COUNTER, GAUGE, SUMMARY, UNTYPED,
 const BIT_FIELD: Record<number, string> = { [COUNTER]: "counter", [GAUGE]: "gauge", [UNTYPED]: "untyped", [SUMMARY]: "summary", [HISTOGRAM]: "histogram" };
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 
 const validMetricNames = new Set<string>();

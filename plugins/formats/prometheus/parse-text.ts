@@ -7,7 +7,7 @@
 // of input ("unexpected end of input stream").
 import { isUtf8 } from "node:buffer";
 import { goQuote, goQuoteByte, goQuoteBytes } from "./goformat.ts";
-import { BodyParseError, copyLabels, isHistogramType, type Metric, type MetricFamily, type MetricType } from "./model.ts";
+import { BodyParseError, copyLabels, isHistogramType, LABEL_NAME, type Metric, type MetricFamily, type MetricType } from "./model.ts";
 
 export class TextParseError extends BodyParseError {
   constructor(
@@ -38,7 +38,6 @@ for (let c = 0; c < 256; c++) {
 }
 
 const LEGACY_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const DECIMAL_FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const SPECIAL_FLOAT = /^(?:[+-]?inf(?:inity)?|nan)$/i;
 
@@ -590,7 +589,7 @@ class TextParser {
           continue;
         }
         if (name === "__name__") this.fail('label name "__name__" is reserved');
-        if (nameQuoted && !LEGACY_LABEL_NAME.test(name)) this.fail(`invalid label name ${this.quotedToken(name)}`);
+        if (nameQuoted && !LABEL_NAME.test(name)) this.fail(`invalid label name ${this.quotedToken(name)}`);
         // Names are never empty, so a family without a special label matches none.
         const isSpecial = name === special;
         if (!isSpecial) {

@@ -8,6 +8,7 @@ import { Counter } from "prom-client";
 import { VERSION } from "../../../core/version.ts";
 import { apiRoutes } from "./http/api.ts";
 import { Converter } from "../../formats/prometheus/convert.ts";
+import { LABEL_NAME } from "../../formats/prometheus/model.ts";
 import { Groups } from "./store/groups.ts";
 import { ownNames } from "./own-metrics.ts";
 import { ParsePool } from "./ingest/parse-pool.ts";
@@ -21,8 +22,6 @@ function convertOptions(o: ConvertOptions): ConvertOptions {
   const { measurement_name, job_as_measurement, keep_exist_metric_name, honor_timestamps, tags } = o;
   return { measurement_name, job_as_measurement, keep_exist_metric_name, honor_timestamps, tags };
 }
-
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 export const pushgatewayOptions = {
   route_prefix: opt.string({

@@ -5,8 +5,8 @@
 import { isUtf8 } from "node:buffer";
 import { HttpError } from "../../../../core/errors.ts";
 import { goQuote, goQuoteBytes } from "../../../formats/prometheus/goformat.ts";
+import { LABEL_NAME } from "../../../formats/prometheus/model.ts";
 
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const BASE64_SUFFIX = "@base64";
 
 const URL_SAFE = new Int16Array(256).fill(-1);

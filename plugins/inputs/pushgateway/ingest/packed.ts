@@ -4,6 +4,7 @@
 // array not even that: it is transferred). The store compares a family's label sets with
 // those of the family it replaces as one string, and builds metric objects only when a
 // reader (a scrape, the API) asks for them.
+import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import type { Bucket, Metric, MetricFamily, MetricType, Quantile } from "../../../formats/prometheus/model.ts";
 
 // Separators: NUL and SOH, unless a label holds one; then lone surrogates, which decoding
@@ -234,7 +235,7 @@ export function pack(f: MetricFamily, narrow?: boolean, shape = shapeOf(f.metric
  * byte (the text formats' escapes make neither). A look at the bytes is cheaper than at every
  * label; a protobuf body has such bytes anyway, and its labels are looked at one by one.
  */
-export function narrowBody(body: Buffer, format: "text" | "openmetrics" | "protobuf"): boolean | undefined {
+export function narrowBody(body: Buffer, format: BodyFormat): boolean | undefined {
   if (format === "protobuf") return undefined;
   return body.indexOf(0) < 0 && body.indexOf(1) < 0;
 }
