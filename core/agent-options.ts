@@ -11,6 +11,20 @@ function checkListen(v: string): string | undefined {
   return undefined;
 }
 
+function checkOrigin(v: string): string | undefined {
+  if (v === "*") return undefined;
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== "http:" && u.protocol !== "https:") || u.origin !== v) {
+    return `"${v}" is not an origin: expected scheme://host[:port] with nothing after it, e.g. "https://grafana.example.com", or "*"`;
+  }
+  return undefined;
+}
+
 export const agentSections = {
   agent: {
     shutdown_timeout: opt.duration({
@@ -50,6 +64,51 @@ export const agentSections = {
     keep_alive_timeout: opt.duration({
       default: 5_000,
       description: "How long an idle keep-alive connection is kept open.",
+    }),
+    tls_cert_file: opt.string({
+      default: "",
+      description: "PEM certificate (chain) to serve HTTPS with; set together with tls_key_file. With TLS on, the port serves no plain HTTP. Re-read when it changes on disk.",
+    }),
+    tls_key_file: opt.string({
+      default: "",
+      description: "PEM private key of tls_cert_file. Re-read when it changes on disk.",
+    }),
+    tls_client_ca_file: opt.string({
+      default: "",
+      description: "PEM CA certificates that client certificates must be signed by: with it, every route but /-/healthy and /-/ready needs a client certificate (403 without one). Needs tls_cert_file.",
+    }),
+    tls_min_version: opt.string({
+      default: "TLS1.2",
+      choices: ["TLS1.2", "TLS1.3"],
+      description: "Oldest TLS version a client may use.",
+    }),
+    bearer_tokens_file: opt.string({
+      default: "",
+      description: 'File of bearer tokens, one per line, each optionally followed by the scopes it grants (push, read, admin; none = all); "#" starts a comment. With it (or basic_auth_users_file) every route but /-/healthy and /-/ready needs credentials. Re-read when it changes.',
+    }),
+    basic_auth_users_file: opt.string({
+      default: "",
+      description: "htpasswd file of basic-auth users with bcrypt hashes (htpasswd -nbB user password), each line optionally followed by scopes as in bearer_tokens_file. Re-read when it changes.",
+    }),
+    reload_interval: opt.duration({
+      default: 5_000,
+      min: 100,
+      description: "How often the TLS and credentials files are checked for changes; a changed file that is not valid is refused and the last good one kept.",
+    }),
+    cors_allowed_origins: opt.stringList({
+      default: [],
+      description: 'Origins (scheme://host[:port]) whose web pages may read the JSON API and write; "*" lets any page read (never write). Same-origin pages (the status page) need no entry. A write carrying any other Origin is refused with 403.',
+      checkItem: checkOrigin,
+    }),
+    rate_limit: opt.number({
+      default: 0,
+      min: 0,
+      description: "Pushes (PUT, POST, DELETE of groups) per second allowed to each client address; over it, 429 with Retry-After. 0 for no limit.",
+    }),
+    rate_limit_burst: opt.integer({
+      default: 0,
+      min: 0,
+      description: "Pushes a client may make at once above rate_limit; 0 for rate_limit rounded up (at least 1).",
     }),
   },
   log: {

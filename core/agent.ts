@@ -7,7 +7,8 @@ import { DeadLetters } from "./dead-letter.ts";
 import { DELIVERY_KEYS, Delivery, SinkQueue, type QueueOptions } from "./delivery.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { DiskQueue } from "./disk-queue.ts";
-import { HttpServer } from "./http.ts";
+import { HttpServer, type HttpOptions } from "./http.ts";
+import { HttpSecurity } from "./security/http-security.ts";
 import type { RunningInput, Sink } from "./plugin.ts";
 import { MemoryStore, type QueueStore } from "./queue-store.ts";
 import type { Registry } from "./registry.ts";
@@ -29,9 +30,14 @@ function splitSinkOptions(all: Record<string, any>): { queue: QueueOptions; own:
 export async function startAgent(config: AgentConfig, registry: Registry, log: Logger): Promise<RunningAgent> {
   const shutdownTimeout = config.sections.agent.shutdown_timeout.value as number;
   const dataDir = path.resolve(config.sections.agent.data_dir.value as string);
+  // The TLS and credentials files first: a bad one stops the start before anything is taken.
+  const httpOptions = values(config.sections.http) as HttpOptions;
+  const httpLog = log.child({ component: "http" });
+  const security = new HttpSecurity(httpOptions, httpLog);
+  await security.load();
   const lock = await lockDataDir(dataDir, log);
   const metrics = new SelfMetrics();
-  const server = new HttpServer(values(config.sections.http) as any, log.child({ component: "http" }), metrics);
+  const server = new HttpServer(httpOptions, httpLog, metrics, security);
 
   const sinks: Sink[] = [];
   const queues = config.sinks.map((sc, i) => {
@@ -72,7 +78,7 @@ export async function startAgent(config: AgentConfig, registry: Registry, log: L
       const { contentType, body } = await metrics.render();
       ctx.type = contentType;
       ctx.body = body;
-    });
+    }, { access: "read" });
   }
 
   for (const s of sinks) await s.start?.();
@@ -80,7 +86,7 @@ export async function startAgent(config: AgentConfig, registry: Registry, log: L
   for (const i of inputs) await i.start?.();
   const address = await server.listen();
   server.ready = true;
-  log.info({ listen: `${address.host}:${address.port}`, inputs: config.inputs.map((i) => i.type), sinks: queues.map((q) => q.name) }, "pushkit started");
+  log.info({ listen: `${address.host}:${address.port}`, scheme: security.tls ? "https" : "http", inputs: config.inputs.map((i) => i.type), sinks: queues.map((q) => q.name), security: security.describe() }, "pushkit started");
 
   let stopping: Promise<boolean> | undefined;
   return {

@@ -4,7 +4,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { builtinRegistry } from "../plugins/index.ts";
 import { startAgent } from "./agent.ts";
-import { loadConfig, sinkSchema, type AgentConfig } from "./config.ts";
+import { loadConfig, sinkSchema, values, type AgentConfig } from "./config.ts";
+import type { HttpOptions } from "./http.ts";
+import { HttpSecurity } from "./security/http-security.ts";
 import { createLogger } from "./log.ts";
 import { ConfigError } from "./options.ts";
 import { renderEffective, renderSample } from "./render.ts";
@@ -74,6 +76,9 @@ async function main(): Promise<number> {
           (t) => sinkSchema(registry.sinks.get(t)!),
         ),
       );
+      const security = new HttpSecurity(values(config.sections.http) as HttpOptions, createLogger("silent", "json"));
+      await security.load();
+      process.stdout.write(`\n# HTTP security (files read and checked; secrets are never shown)\n${security.describe().map((l) => `#   ${l}\n`).join("")}`);
       for (const w of config.warnings) process.stderr.write(`warning: ${w}\n`);
       process.stdout.write("\nconfiguration OK\n");
       return 0;

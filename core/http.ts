@@ -1,20 +1,31 @@
 // The one HTTP server every input shares: Koa, @koa/router, health routes, and the mapping
 // of thrown HttpErrors to plain-text answers (status, message, newline).
 import http from "node:http";
+import https from "node:https";
 import Koa from "koa";
 import Router, { type RouterMiddleware } from "@koa/router";
 import type { Logger } from "pino";
 import { HttpError } from "./errors.ts";
-import type { HttpMethod, RouteRegistrar } from "./plugin.ts";
+import type { HttpMethod, RouteRegistrar, RouteSpec } from "./plugin.ts";
+import { answerPlainHttp } from "./security/plain-http.ts";
+import { HttpSecurity, REFUSAL_REASONS, type RefusalReason, type SecurityOptions } from "./security/http-security.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
 import { Tally } from "./tally.ts";
 
-export interface HttpOptions {
+export interface HttpOptions extends SecurityOptions {
   listen: string;
   request_timeout: number;
   headers_timeout: number;
   keep_alive_timeout: number;
 }
+
+// Sent with every answer: nothing served here is meant to be framed, sniffed into another type,
+// or to run anything. The status page replaces the policy with one that lets its own script run.
+const HARDENING: [string, string][] = [
+  ["X-Content-Type-Options", "nosniff"],
+  ["X-Frame-Options", "DENY"],
+  ["Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"],
+];
 
 /**
  * Answers `status` with an empty body and no Content-Type, as Go's net/http does, writing the
@@ -41,14 +52,25 @@ export class HttpServer implements RouteRegistrar {
   draining = false;
   private readonly requests: Tally<"route" | "method" | "code"> | undefined;
 
+  private readonly security: HttpSecurity;
+
+  /** `security` must have been loaded (HttpSecurity.load) when TLS is on. */
   constructor(
     private readonly opts: HttpOptions,
     private readonly log: Logger,
     metrics?: SelfMetrics,
+    security?: HttpSecurity,
   ) {
+    this.security = security ?? new HttpSecurity(opts, log);
     this.requests = metrics && new Tally(metrics.httpRequests);
+    if (metrics) {
+      const refused = metrics.httpRefused;
+      for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
+      this.security.onRefused = (reason: RefusalReason) => refused.inc({ reason });
+    }
     this.app.use(async (ctx, next) => {
       this.inFlight++;
+      for (const [name, value] of HARDENING) ctx.res.setHeader(name, value);
       try {
         await next();
       } catch (e) {
@@ -68,14 +90,24 @@ export class HttpServer implements RouteRegistrar {
         this.requests?.add(1, (ctx.state.route as string | undefined) ?? "other", ctx.method, String(ctx.status));
       }
     });
-    this.route(["GET"], "/-/healthy", (ctx) => {
-      ctx.body = "OK\n";
-    });
-    this.route(["GET"], "/-/ready", (ctx) => {
-      const ready = this.ready && !this.draining;
-      ctx.status = ready ? 200 : 503;
-      ctx.body = ready ? "OK\n" : this.draining ? "shutting down\n" : "starting\n";
-    });
+    this.route(
+      ["GET"],
+      "/-/healthy",
+      (ctx) => {
+        ctx.body = "OK\n";
+      },
+      { access: "public" },
+    );
+    this.route(
+      ["GET"],
+      "/-/ready",
+      (ctx) => {
+        const ready = this.ready && !this.draining;
+        ctx.status = ready ? 200 : 503;
+        ctx.body = ready ? "OK\n" : this.draining ? "shutting down\n" : "starting\n";
+      },
+      { access: "public" },
+    );
   }
 
   /** Whether a route is registered for exactly this method and path. */
@@ -83,25 +115,60 @@ export class HttpServer implements RouteRegistrar {
     return this.seen.has(`${method} ${path}`);
   }
 
-  route(methods: HttpMethod[], path: string | RegExp, handler: Koa.Middleware, label?: string): void {
-    for (const m of methods) {
+  route(methods: HttpMethod[], path: string | RegExp, handler: Koa.Middleware, spec: RouteSpec): void {
+    const all: HttpMethod[] = spec.crossOrigin && !methods.includes("OPTIONS") ? [...methods, "OPTIONS"] : methods;
+    for (const m of all) {
       const key = `${m} ${String(path)}`;
       if (this.seen.has(key)) throw new Error(`route ${key} is registered twice (two inputs with the same route prefix?)`);
       this.seen.add(key);
     }
-    const route = label ?? String(path);
-    const labelled: Koa.Middleware = (ctx, next) => {
-      ctx.state.route = route;
-      return handler(ctx, next);
-    };
-    this.router.register(path, methods, labelled as RouterMiddleware, path instanceof RegExp ? { pathAsRegExp: true } : {});
+    const route = spec.label ?? String(path);
+    const access = spec.access;
+    const browser = this.security.browser;
+    const guarded: Koa.Middleware =
+      access === "public"
+        ? handler
+        : (ctx, next) => {
+            const checking = this.security.guard(ctx, access);
+            return checking ? checking.then(() => handler(ctx, next)) : handler(ctx, next);
+          };
+    const labelled: Koa.Middleware = spec.crossOrigin
+      ? (ctx, next) => {
+          ctx.state.route = route;
+          const cors = browser.corsHeaders(ctx.get("Origin") || undefined);
+          if (cors) ctx.set(cors);
+          return guarded(ctx, next);
+        }
+      : (ctx, next) => {
+          ctx.state.route = route;
+          return guarded(ctx, next);
+        };
+    const opts = path instanceof RegExp ? { pathAsRegExp: true } : {};
+    this.router.register(path, methods, labelled as RouterMiddleware, opts);
+    if (spec.crossOrigin) {
+      // A preflight carries no credentials: it is answered to anyone, with CORS headers only
+      // for an allowed origin (without them the browser does not send the real request).
+      const preflight: Koa.Middleware = (ctx) => {
+        ctx.state.route = route;
+        const headers = browser.preflightHeaders(ctx.get("Origin") || undefined);
+        if (headers) ctx.set(headers);
+        ctx.set("Allow", [...new Set([...methods, "OPTIONS"])].join(", "));
+        ctx.status = 204;
+      };
+      this.router.register(path, ["OPTIONS"], preflight as RouterMiddleware, opts);
+    }
   }
 
   async listen(): Promise<{ host: string; port: number }> {
     this.app.use(this.router.routes());
     // Nothing answered: a path some route serves, with another method, is a 405 naming the
     // methods it takes (whatever the method, TRACE included; OPTIONS gets them with a 200);
-    // any other path is a 404.
+    // any other path is a 404. With credentials configured, only to a client that has some:
+    // which paths exist is not told to strangers.
+    this.app.use(async (ctx, next) => {
+      if (this.security.auth.configured || this.security.requireClientCert) await this.security.guard(ctx, "any");
+      return next();
+    });
     this.app.use((ctx) => {
       const matched = (ctx as { matched?: { methods: string[] }[] }).matched ?? [];
       const allowed = [...new Set(matched.flatMap((layer) => layer.methods))];
@@ -122,14 +189,24 @@ export class HttpServer implements RouteRegistrar {
     const sep = this.opts.listen.lastIndexOf(":");
     const host = this.opts.listen.slice(0, sep).replace(/^\[|\]$/g, "") || "0.0.0.0";
     const port = Number(this.opts.listen.slice(sep + 1));
-    const server = http.createServer(
-      {
-        requestTimeout: this.opts.request_timeout,
-        headersTimeout: this.opts.headers_timeout,
-        keepAliveTimeout: this.opts.keep_alive_timeout,
-      },
-      this.app.callback(),
-    );
+    const timeouts = {
+      requestTimeout: this.opts.request_timeout,
+      headersTimeout: this.opts.headers_timeout,
+      keepAliveTimeout: this.opts.keep_alive_timeout,
+    };
+    const tls = this.security.tls;
+    let server: http.Server;
+    if (tls) {
+      // Client certificates are asked for but checked per route (HttpSecurity.guard), so that
+      // the kubelet's probes, which send none, still reach /-/healthy and /-/ready.
+      const secure = https.createServer({ ...timeouts, ...tls, requestCert: this.security.requireClientCert, rejectUnauthorized: false }, this.app.callback());
+      this.security.onTlsChange = (options) => secure.setSecureContext(options);
+      secure.on("tlsClientError", (err) => this.log.debug({ reason: err.message }, "TLS handshake failed"));
+      answerPlainHttp(secure, this.opts.headers_timeout);
+      server = secure;
+    } else {
+      server = http.createServer(timeouts, this.app.callback());
+    }
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -138,6 +215,7 @@ export class HttpServer implements RouteRegistrar {
         resolve();
       });
     });
+    this.security.start();
     const addr = server.address() as { address: string; port: number };
     return { host: addr.address, port: addr.port };
   }
@@ -146,6 +224,7 @@ export class HttpServer implements RouteRegistrar {
   async close(deadline: number): Promise<void> {
     const server = this.server;
     if (!server) return;
+    this.security.stop();
     this.ready = false;
     server.close();
     server.closeIdleConnections();

@@ -240,7 +240,58 @@ function stringMap(o: Base<Record<string, string>> & { checkKey?: (k: string) =>
   };
 }
 
-export const opt = { string, boolean, integer, bytes, duration, stringMap };
+/** A number that may have a fraction, e.g. a rate per second. */
+function number(o: Base<number> & { min?: number }): OptionSpec<number> {
+  const check: Check<number> = (v) => (o.min !== undefined && v < o.min ? `must be at least ${o.min}, got ${v}` : o.check?.(v));
+  return {
+    kind: "number",
+    env: o.env,
+    default: o.default,
+    description: o.description,
+    fromToml: withCheck((v: unknown) => {
+      if (typeof v !== "number" || !Number.isFinite(v)) throw new ConfigError(`expected a number, got ${typeName(v)} ${JSON.stringify(v)}`);
+      return v;
+    }, check),
+    fromEnv: withCheck((t: string) => {
+      if (!/^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/.test(t)) throw new ConfigError(`expected a number, got "${t}"`);
+      return Number(t);
+    }, check),
+    toToml: (v) => String(v),
+  };
+}
+
+/** An array of strings; from the environment as "a,b,c". */
+function stringList(o: Base<string[]> & { checkItem?: (item: string) => string | undefined }): OptionSpec<string[]> {
+  const check: Check<string[]> = (list) => {
+    for (const item of list) {
+      const problem = o.checkItem?.(item);
+      if (problem) return problem;
+    }
+    return o.check?.(list);
+  };
+  return {
+    kind: "array of strings",
+    env: o.env,
+    default: o.default,
+    description: o.description,
+    fromToml: withCheck((v: unknown) => {
+      if (!Array.isArray(v)) throw new ConfigError(`expected an array of strings, got ${typeName(v)}`);
+      for (const item of v) if (typeof item !== "string") throw new ConfigError(`expected an array of strings, got an item of type ${typeName(item)}`);
+      return v as string[];
+    }, check),
+    fromEnv: withCheck(
+      (t: string) =>
+        t
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== ""),
+      check,
+    ),
+    toToml: (list) => `[${list.map(tomlString).join(", ")}]`,
+  };
+}
+
+export const opt = { string, boolean, integer, number, bytes, duration, stringMap, stringList };
 
 /** Env variable name of an option: ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX. */
 export function envName(prefix: string, option: string): string {

@@ -9,12 +9,24 @@ import type { Registry as MetricsRegistry } from "prom-client";
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS";
 
+/**
+ * Who may call a route once credentials are configured: anyone ("public", only the health
+ * checks), or a client granted the scope: "push" writes groups, "read" reads what was pushed,
+ * "admin" deletes everything.
+ */
+export type Access = "public" | "push" | "read" | "admin";
+
+export interface RouteSpec {
+  access: Access;
+  /** Names the route in the request metrics (default: the path). */
+  label?: string;
+  /** Web pages of the origins in [http] cors_allowed_origins may read it (CORS, preflight included). */
+  crossOrigin?: boolean;
+}
+
 export interface RouteRegistrar {
-  /**
-   * Registers a handler on the agent's shared HTTP server; a path may be a RegExp over the raw
-   * path. `label` names the route in the request metrics (default: the path).
-   */
-  route(methods: HttpMethod[], path: string | RegExp, handler: Middleware, label?: string): void;
+  /** Registers a handler on the agent's shared HTTP server; a path may be a RegExp over the raw path. */
+  route(methods: HttpMethod[], path: string | RegExp, handler: Middleware, spec: RouteSpec): void;
 }
 
 export interface InputContext {

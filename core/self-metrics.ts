@@ -31,6 +31,13 @@ export class SelfMetrics {
     registers: [this.registry],
   });
 
+  readonly httpRefused = new Counter({
+    name: "pushkit_http_requests_refused_total",
+    help: "Requests refused before their route: client_certificate, origin (a foreign page's write), rate_limit (429), credentials (401), scope (403), auth_busy (503).",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
   readonly sinkQueuePoints = new Gauge({
     name: "pushkit_sink_queue_points",
     help: "Points accepted and not yet written, by sink.",

@@ -11,6 +11,8 @@
 #     network sinks are tested against (started by the tests on loopback ports;
 #     the packages' own services are not used)
 #   - wrk: the HTTP load generator shared by both targets
+#   - apache2-utils, openssl: htpasswd -nbB writes the bcrypt users files and openssl the
+#     certificates of the authentication and TLS tests, as users make them
 #   - chromium: the real browser (driven by playwright-core, which downloads
 #     nothing) that the status page of the pushgateway input is tested in
 #   - kubernetes-client (kubectl 1.20): renders deploy/kubernetes offline with
@@ -33,6 +35,8 @@ PACKAGES=(
   victoria-metrics
   prometheus
   wrk
+  apache2-utils
+  openssl
   chromium
 )
 

@@ -84,9 +84,9 @@ export async function startTestAgent(o: AgentOptions = {}): Promise<RunningTestA
       stderr += d;
       for (const line of stderr.split("\n")) {
         if (!line.includes('"pushkit started"')) continue;
-        const { listen } = JSON.parse(line) as { listen: string };
+        const { listen, scheme } = JSON.parse(line) as { listen: string; scheme?: string };
         clearTimeout(timer);
-        resolve(`http://${listen}`);
+        resolve(`${scheme ?? "http"}://${listen}`);
       }
     });
     void exited.then((code) => {

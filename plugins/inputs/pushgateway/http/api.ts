@@ -16,13 +16,6 @@ export interface ApiOptions {
   enable_admin_api: boolean;
 }
 
-const CORS: Record<string, string> = {
-  "Access-Control-Allow-Headers": "Accept, Authorization, Content-Type, Origin",
-  "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-  "Access-Control-Allow-Origin": "*",
-  "Access-Control-Expose-Headers": "Date",
-};
-
 /** Go's RFC 3339 with the fraction's trailing zeros dropped, as time.Time marshals to JSON. */
 export function rfc3339(ms: number): string {
   return new Date(ms).toISOString().replace(/\.?0+Z$/, "Z");
@@ -99,7 +92,6 @@ export function jsonGroup(g: Group): GoMap {
 }
 
 function respond(ctx: Context, data: unknown): void {
-  ctx.set(CORS);
   ctx.set("Cache-Control", "no-cache, no-store, must-revalidate");
   ctx.type = "application/json";
   ctx.body = goJson({ status: "success", data });
@@ -120,11 +112,12 @@ export function apiRoutes(o: ApiOptions, input: InputContext, groups: Groups, st
     const families = gather(groups.store.all(), await ownFamilies(input.metrics));
     ctx.type = CONTENT_TYPES[format];
     ctx.body = render(families, format);
-  });
+  }, { access: "read" });
 
+  // The JSON API is what dashboards are built on: pages of the origins the agent lists may read it.
   input.http.route(["GET"], `${p}/api/v1/metrics`, (ctx) => {
     respond(ctx, [...groups.store.all()].map(jsonGroup));
-  });
+  }, { access: "read", crossOrigin: true });
 
   input.http.route(["GET"], `${p}/api/v1/status`, (ctx) => {
     respond(ctx, {
@@ -132,15 +125,7 @@ export function apiRoutes(o: ApiOptions, input: InputContext, groups: Groups, st
       flags: status.flags,
       start_time: new Date(status.startedMs).toISOString(),
     });
-  });
-
-  for (const path of [`${p}/api/v1/metrics`, `${p}/api/v1/status`]) {
-    input.http.route(["OPTIONS"], path, (ctx) => {
-      ctx.set(CORS);
-      ctx.status = 200;
-      ctx.body = "";
-    });
-  }
+  }, { access: "read", crossOrigin: true });
 
   // The admin API exists only when enabled: otherwise its path is as unknown as any other.
   if (o.enable_admin_api) {
@@ -149,7 +134,7 @@ export function apiRoutes(o: ApiOptions, input: InputContext, groups: Groups, st
       input.log.info({ groups: n }, "admin API: every group wiped");
       ctx.status = 202;
       ctx.body = "";
-    });
+    }, { access: "admin" });
   }
 
   // The host serves its health endpoints at the root; a prefixed reference serves them under it.
@@ -158,7 +143,7 @@ export function apiRoutes(o: ApiOptions, input: InputContext, groups: Groups, st
       input.http.route(["GET"], path, (ctx) => {
         ctx.type = "text/plain; charset=utf-8";
         ctx.body = "OK";
-      });
+      }, { access: "public" });
     }
   }
 }

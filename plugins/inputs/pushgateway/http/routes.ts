@@ -118,7 +118,7 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
         throw e;
       }
     },
-    label,
+    { access: "push", label },
   );
 
   input.http.route(
@@ -137,6 +137,6 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
       answerEmpty(ctx, 202);
       metrics.pushes.add(1, "DELETE", "202");
     },
-    label,
+    { access: "push", label },
   );
 }

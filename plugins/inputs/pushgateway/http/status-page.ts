@@ -1,6 +1,7 @@
 // The status page at <route_prefix>/: every group with its last push and failure times and
 // its families, and a button that deletes the group (a DELETE on the group's push URL, as the
 // reference's UI sends). Rendered on the server; the only script is the delete button's.
+import { createHash } from "node:crypto";
 import type { InputContext } from "../../../../core/plugin.ts";
 import type { Groups } from "../store/groups.ts";
 import type { Group } from "../store/store.ts";
@@ -19,6 +20,40 @@ export function groupPath(prefix: string, g: Group): string {
   const rest = g.labels.filter(([n]) => n !== "job").map(([n, v]) => `/${n}@base64/${base64url(v)}`);
   return `${prefix}/metrics/job@base64/${base64url(job)}${rest.join("")}`;
 }
+
+// The page's only style and script, allowed by their hashes: the policy lets nothing else run,
+// load or frame the page, and its fetch go only to this server.
+const STYLE = `
+body { font-family: system-ui, sans-serif; margin: 2em; }
+table { border-collapse: collapse; }
+th, td { border-bottom: 1px solid #ddd; padding: .4em .8em; text-align: left; vertical-align: top; }
+td.push-time, td.failure-time, button { white-space: nowrap; }
+.label { font-family: monospace; }
+tr.failed td.failure-time { color: #b00; font-weight: bold; }
+`;
+const SCRIPT = `
+for (const button of document.querySelectorAll("button.delete")) {
+  button.addEventListener("click", async () => {
+    const row = button.closest("tr");
+    button.disabled = true;
+    const res = await fetch(row.dataset.path, { method: "DELETE" });
+    if (res.status === 202) location.reload();
+    else { button.disabled = false; alert("delete failed: " + res.status + " " + (await res.text())); }
+  });
+}
+`;
+
+function sha256(s: string): string {
+  return `'sha256-${createHash("sha256").update(s, "utf8").digest("base64")}'`;
+}
+
+const PAGE_HEADERS = {
+  "Content-Security-Policy": `default-src 'none'; style-src ${sha256(STYLE)}; script-src ${sha256(SCRIPT)}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+  "X-Frame-Options": "DENY",
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+  "Cache-Control": "no-store",
+};
 
 const SEP = Buffer.from([0xff]);
 
@@ -49,14 +84,7 @@ export function renderStatusPage(prefix: string, groups: Iterable<Group>, nowMs 
 <head>
 <meta charset="utf-8">
 <title>pushkit: pushed groups</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2em; }
-table { border-collapse: collapse; }
-th, td { border-bottom: 1px solid #ddd; padding: .4em .8em; text-align: left; vertical-align: top; }
-td.push-time, td.failure-time, button { white-space: nowrap; }
-.label { font-family: monospace; }
-tr.failed td.failure-time { color: #b00; font-weight: bold; }
-</style>
+<style>${STYLE}</style>
 </head>
 <body>
 <h1>Pushed groups</h1>
@@ -67,17 +95,7 @@ tr.failed td.failure-time { color: #b00; font-weight: bold; }
 ${rows}
 </tbody>
 </table>
-<script>
-for (const button of document.querySelectorAll("button.delete")) {
-  button.addEventListener("click", async () => {
-    const row = button.closest("tr");
-    button.disabled = true;
-    const res = await fetch(row.dataset.path, { method: "DELETE" });
-    if (res.status === 202) location.reload();
-    else { button.disabled = false; alert("delete failed: " + res.status + " " + (await res.text())); }
-  });
-}
-</script>
+<script>${SCRIPT}</script>
 </body>
 </html>
 `;
@@ -91,12 +109,13 @@ export function statusPage(o: { route_prefix: string }, input: InputContext, gro
       if (ctx.path !== o.route_prefix) return next();
       ctx.status = 301;
       ctx.redirect(`${o.route_prefix}/`);
-    });
+    }, { access: "read" });
   }
   for (const path of [`${o.route_prefix}/`, `${o.route_prefix}/status`]) {
     input.http.route(["GET"], path, (ctx) => {
       ctx.type = "text/html; charset=utf-8";
+      ctx.set(PAGE_HEADERS);
       ctx.body = renderStatusPage(o.route_prefix, groups.store.all());
-    });
+    }, { access: "read" });
   }
 }
