@@ -37,7 +37,7 @@ export async function startAgent(config: AgentConfig, registry: Registry, log: L
   await security.load();
   const lock = await lockDataDir(dataDir, log);
   const metrics = new SelfMetrics();
-  const server = new HttpServer(httpOptions, httpLog, metrics, security);
+  const server = new HttpServer(httpOptions, httpLog, security, metrics);
 
   const sinks: Sink[] = [];
   const queues = config.sinks.map((sc, i) => {

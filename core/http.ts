@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { HttpError } from "./errors.ts";
 import type { HttpMethod, RouteRegistrar, RouteSpec } from "./plugin.ts";
 import { answerPlainHttp } from "./security/plain-http.ts";
-import { HttpSecurity, REFUSAL_REASONS, type RefusalReason, type SecurityOptions } from "./security/http-security.ts";
+import { REFUSAL_REASONS, type HttpSecurity, type RefusalReason, type SecurityOptions } from "./security/http-security.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
 import { Tally } from "./tally.ts";
 
@@ -52,16 +52,13 @@ export class HttpServer implements RouteRegistrar {
   draining = false;
   private readonly requests: Tally<"route" | "method" | "code"> | undefined;
 
-  private readonly security: HttpSecurity;
-
-  /** `security` must have been loaded (HttpSecurity.load) when TLS is on. */
+  /** `security` has loaded its files (HttpSecurity.load): the TLS context is needed to listen. */
   constructor(
     private readonly opts: HttpOptions,
     private readonly log: Logger,
+    private readonly security: HttpSecurity,
     metrics?: SelfMetrics,
-    security?: HttpSecurity,
   ) {
-    this.security = security ?? new HttpSecurity(opts, log);
     this.requests = metrics && new Tally(metrics.httpRequests);
     if (metrics) {
       const refused = metrics.httpRefused;

@@ -163,7 +163,6 @@ export class HttpSecurity {
       if (v.kind === "busy") throw this.refuse("auth_busy", 503, "503 service unavailable: too many password checks in progress", { "Retry-After": "1" });
       if (v.kind === "unauthenticated") throw this.refuse("credentials", 401, `401 unauthorized: ${v.reason}`, { "WWW-Authenticate": this.auth.challenges() });
       if (access !== "any" && !v.scopes.has(access)) throw this.refuse("scope", 403, `403 forbidden: ${v.who} is not granted the "${access}" scope`);
-      ctx.state.client = v.who;
     });
   }
 }
