@@ -8,10 +8,17 @@ Run by test/integration/clients.test.ts with Debian's interpreter and library
 
 GATEWAY is host:port or a URL; every name=value argument goes into the grouping key.
 The client raises (and this script exits non-zero) on any status >= 400.
+
+With the environment variables PUSH_USER and PUSH_PASSWORD set, every request goes through a
+handler built on prometheus_client.exposition.basic_auth_handler (the library's documented way
+to push with basic auth); without them the library's default handler is used. For an https://
+GATEWAY the default SSL context is used: SSL_CERT_FILE names the CA file to trust.
+
 The library pushes only the text format; `openmetrics` writes the same registry in the
 library's OpenMetrics exposition to stdout (for the test to push) and its Content-Type to stderr.
 """
 
+import os
 import sys
 
 from prometheus_client import (
@@ -24,6 +31,7 @@ from prometheus_client import (
     push_to_gateway,
     pushadd_to_gateway,
 )
+from prometheus_client.exposition import basic_auth_handler, default_handler
 from prometheus_client.openmetrics import exposition as openmetrics
 
 
@@ -48,6 +56,19 @@ def registry() -> CollectorRegistry:
     return reg
 
 
+def handler():
+    """basic_auth_handler with PUSH_USER / PUSH_PASSWORD when both are set, else the default."""
+    user = os.environ.get("PUSH_USER")
+    password = os.environ.get("PUSH_PASSWORD")
+    if user is None or password is None:
+        return default_handler
+
+    def auth_handler(url, method, timeout, headers, data):
+        return basic_auth_handler(url, method, timeout, headers, data, user, password)
+
+    return auth_handler
+
+
 def main(argv: list) -> None:
     if argv[1:] == ["openmetrics"]:
         sys.stdout.buffer.write(openmetrics.generate_latest(registry()))
@@ -56,11 +77,11 @@ def main(argv: list) -> None:
     gateway, job, action = argv[1], argv[2], argv[3]
     grouping = dict(arg.split("=", 1) for arg in argv[4:])
     if action == "push":
-        push_to_gateway(gateway, job=job, registry=registry(), grouping_key=grouping)
+        push_to_gateway(gateway, job=job, registry=registry(), grouping_key=grouping, handler=handler())
     elif action == "pushadd":
-        pushadd_to_gateway(gateway, job=job, registry=registry(), grouping_key=grouping)
+        pushadd_to_gateway(gateway, job=job, registry=registry(), grouping_key=grouping, handler=handler())
     elif action == "delete":
-        delete_from_gateway(gateway, job=job, grouping_key=grouping)
+        delete_from_gateway(gateway, job=job, grouping_key=grouping, handler=handler())
     else:
         sys.exit(f"python_pusher: unknown action {action!r}")
 

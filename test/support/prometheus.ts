@@ -18,10 +18,25 @@ export interface RunningPrometheus {
   child: ChildProcess;
   dir: string;
   output(): string;
-  /** Instant query at a time in ms since the epoch; the result vector. */
-  query(expr: string, timeMs: number): Promise<VectorSample[]>;
+  /** Instant query at a time in ms since the epoch (default: now); the result vector. */
+  query(expr: string, timeMs?: number): Promise<VectorSample[]>;
+  /** The active scrape targets, with their health and last error. */
+  targets(): Promise<ScrapeTarget[]>;
   /** Stops it (SIGTERM, then SIGKILL after 5 s) and removes its directory. */
   stop(): Promise<void>;
+}
+
+export interface ScrapeTarget {
+  labels: Record<string, string>;
+  health: "up" | "down" | "unknown";
+  lastError: string;
+}
+
+export interface PrometheusOptions {
+  /** prometheus.yml; the default has no scrape jobs (every series comes through remote write). */
+  config?: string;
+  /** The process environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface VectorSample {
@@ -52,7 +67,7 @@ async function status(url: string): Promise<number> {
 }
 
 /** Starts Prometheus and waits for /-/ready; fails (never skips) when it is not installed. */
-export async function startPrometheus(): Promise<RunningPrometheus> {
+export async function startPrometheus(o: PrometheusOptions = {}): Promise<RunningPrometheus> {
   if (!existsSync(PROMETHEUS_BINARY)) {
     throw new Error(`${PROMETHEUS_BINARY} is not installed; run scripts/setup-peers.sh (Debian package prometheus)`);
   }
@@ -62,8 +77,7 @@ export async function startPrometheus(): Promise<RunningPrometheus> {
     const config = path.join(dir, "prometheus.yml");
     const data = path.join(dir, "data");
     mkdirSync(data);
-    // No scrape jobs: every series it holds came through remote write.
-    writeFileSync(config, "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\nscrape_configs: []\n");
+    writeFileSync(config, o.config ?? "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\nscrape_configs: []\n");
     const port = await freePort();
     const child = spawn(
       PROMETHEUS_BINARY,
@@ -74,7 +88,7 @@ export async function startPrometheus(): Promise<RunningPrometheus> {
         "--web.enable-remote-write-receiver",
         "--log.level=warn",
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      { stdio: ["ignore", "pipe", "pipe"], env: o.env ?? process.env },
     );
     let output = "";
     child.stdout!.on("data", (d) => (output += d));
@@ -93,13 +107,19 @@ export async function startPrometheus(): Promise<RunningPrometheus> {
           child,
           dir,
           output: () => output,
-          async query(expr, timeMs) {
+          async query(expr, timeMs = Date.now()) {
             const q = new URLSearchParams({ query: expr, time: (timeMs / 1000).toFixed(3) });
             const res = await fetch(`${url}/api/v1/query?${q}`);
             const body = (await res.json()) as { status: string; data?: { resultType: string; result: VectorSample[] }; error?: string };
             if (res.status !== 200 || body.status !== "success") throw new Error(`query ${expr}: ${res.status} ${JSON.stringify(body)}`);
             if (body.data!.resultType !== "vector") throw new Error(`query ${expr}: expected a vector, got ${body.data!.resultType}`);
             return body.data!.result;
+          },
+          async targets() {
+            const res = await fetch(`${url}/api/v1/targets?state=active`);
+            const body = (await res.json()) as { status: string; data?: { activeTargets: ScrapeTarget[] } };
+            if (res.status !== 200 || body.status !== "success") throw new Error(`targets: ${res.status} ${JSON.stringify(body)}`);
+            return body.data!.activeTargets;
           },
           async stop() {
             if (alive()) process.kill(pid, "SIGTERM");
