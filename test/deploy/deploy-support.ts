@@ -1,20 +1,21 @@
 // What the deploy tests share: reading deploy/kubernetes (YAML documents, kustomizations, the
 // objects of a kustomization without kubectl), rendering with kubectl when there is one, the
 // container environment as Kubernetes builds it, and the semantic rules every rendering obeys.
-import type { V1Container, V1DaemonSet, V1EnvVar, V1PodSpec, V1Service } from "@kubernetes/client-node";
+import type { V1Container, V1DaemonSet, V1EnvVar, V1PodSpec, V1Service, V1VolumeMount } from "@kubernetes/client-node";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import { agentSections } from "../../core/agent-options.ts";
 import { parseDuration } from "../../core/options.ts";
+import type { TestPki } from "../support/tls.ts";
 import type { K8sObject } from "./k8s-schema.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const deployDir = path.join(repoRoot, "deploy/kubernetes");
 /** The kustomizations a user applies: the top level (the base) and each overlay. */
-export const kustomizeDirs = ["", "base", "overlays/hostport", "overlays/podmonitor"].map((d) => path.join(deployDir, d));
+export const kustomizeDirs = ["", "base", "overlays/hostport", "overlays/podmonitor", "overlays/secure", "overlays/secure-podmonitor"].map((d) => path.join(deployDir, d));
 
 // ---------------------------------------------------------------------------------------------
 // YAML and kustomize
@@ -216,6 +217,69 @@ export function imageEnv(): Record<string, string> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Secret volumes, on this machine
+
+/** A Secret's content, key by key, as its volume shows it. */
+export type SecretData = Record<string, string | Buffer>;
+
+let secretVersion = 0;
+
+/**
+ * Writes a Secret volume into dir the way the kubelet's atomic writer does: the keys' files in
+ * a hidden versioned directory, `..data` a symlink to it, and each key a symlink through
+ * `..data`. Called again on the same dir, it makes the new version and swaps `..data` in one
+ * rename, as the kubelet does when the Secret changes: a reader sees the old files or the new
+ * ones, never a mix, and only a directory mount sees the change at all.
+ */
+export function writeSecretVolume(dir: string, data: SecretData, mode = 0o440): void {
+  mkdirSync(dir, { recursive: true });
+  const version = `..${new Date().toISOString().replace(/[-:.]/g, "_")}.${++secretVersion}`;
+  mkdirSync(path.join(dir, version));
+  for (const [key, value] of Object.entries(data)) writeFileSync(path.join(dir, version, key), value, { mode });
+  const old = existsSync(path.join(dir, "..data")) ? readdirSync(dir).filter((e) => e.startsWith("..") && e !== "..data" && e !== version) : [];
+  symlinkSync(version, path.join(dir, "..data_tmp"));
+  renameSync(path.join(dir, "..data_tmp"), path.join(dir, "..data"));
+  for (const key of Object.keys(data)) if (!existsSync(path.join(dir, key))) symlinkSync(path.join("..data", key), path.join(dir, key));
+  for (const e of readdirSync(dir)) if (!e.startsWith("..") && !(e in data)) rmSync(path.join(dir, e), { force: true });
+  for (const o of old) rmSync(path.join(dir, o), { recursive: true, force: true });
+}
+
+/** The Secrets overlays/secure mounts: the test PKI as cert-manager writes it (with ca.crt), and a tokens file of these lines. */
+export function secretsFrom(pki: TestPki, tokenLines: string[]): Record<string, SecretData> {
+  return {
+    "pushkit-tls": { "tls.crt": readFileSync(pki.certFile), "tls.key": readFileSync(pki.keyFile), "ca.crt": pki.ca },
+    "pushkit-credentials": { tokens: tokenLines.join("\n") + "\n" },
+  };
+}
+
+/**
+ * For a simulated pod: each Secret volume the container mounts stands for a directory here
+ * (dirOf(volume name)), filled with that Secret's data when it is given; and the variables
+ * whose values lie inside those mounts, with their values moved there. A Secret the pod mounts
+ * but no data is given for keeps the pod from starting, as it would in the cluster.
+ */
+export function simulateSecretMounts(objects: K8sObject[], secrets: Record<string, SecretData>, dirOf: (volume: string) => string): Record<string, string> {
+  const c = agentContainerOf(objects);
+  const volumes = podSpecOf(objects).volumes ?? [];
+  const moved: { mountPath: string; dir: string }[] = [];
+  for (const m of c.volumeMounts ?? []) {
+    const v = volumes.find((x) => x.name === m.name);
+    if (!v?.secret) continue;
+    const data = secrets[v.secret.secretName!];
+    if (!data && !v.secret.optional) throw new Error(`volume ${v.name}: Secret ${v.secret.secretName} is not given and not optional (the pod would not start)`);
+    const dir = dirOf(v.name);
+    writeSecretVolume(dir, data ?? {}, v.secret.defaultMode);
+    moved.push({ mountPath: m.mountPath.replace(/\/?$/, "/"), dir });
+  }
+  const override: Record<string, string> = {};
+  for (const e of c.env ?? []) {
+    const to = e.value === undefined ? undefined : moved.find((x) => e.value!.startsWith(x.mountPath));
+    if (to) override[e.name] = path.join(to.dir, e.value!.slice(to.mountPath.length));
+  }
+  return override;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Semantic rules: what makes the objects a working pushkit DaemonSet, beyond valid fields.
 
 export interface Rule {
@@ -228,6 +292,20 @@ const selects = (selector: Record<string, string> | undefined, labels: Record<st
   selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 const allContainers = (spec: V1PodSpec) => [...(spec.initContainers ?? []), ...spec.containers];
 const envValue = (c: V1Container, name: string) => c.env?.find((e) => e.name === name)?.value;
+/** The container's probes that are there: liveness, readiness, startup. */
+export const probesOf = (c: V1Container) =>
+  (["livenessProbe", "readinessProbe", "startupProbe"] as const).flatMap((kind) => (c[kind] ? [{ kind, probe: c[kind]! }] : []));
+/** The [http] options that name a file the agent reads (TLS, credentials), by their env names. */
+export const HTTP_FILE_ENV = Object.keys(agentSections.http)
+  .filter((k) => k.endsWith("_file"))
+  .map((k) => `ENV_HTTP_${k.toUpperCase()}`);
+/** The mount of the container under which a path lies, the longest such mountPath. */
+export function mountOf(c: V1Container, file: string): V1VolumeMount | undefined {
+  return (c.volumeMounts ?? [])
+    // A subPath mount may be the file itself.
+    .filter((m) => file === m.mountPath || file.startsWith(m.mountPath.replace(/\/?$/, "/")))
+    .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+}
 /** The agent's default shutdown_timeout, and the 2 s its CLI waits beyond it before exiting anyway. */
 const DEFAULT_SHUTDOWN_MS = agentSections.agent.shutdown_timeout.default;
 const CLI_SHUTDOWN_MARGIN_MS = 2_000;
@@ -272,7 +350,7 @@ export const rules: Rule[] = [
     },
   },
   {
-    name: "every volumeMount has a volume; the ConfigMap is a directory mount of an existing ConfigMap",
+    name: "every volumeMount has a volume; ConfigMaps and Secrets are directory mounts, the ConfigMap an existing one",
     check(objects) {
       const spec = podSpecOf(objects);
       const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v]));
@@ -281,8 +359,9 @@ export const rules: Rule[] = [
         for (const m of c.volumeMounts ?? []) {
           const v = volumes.get(m.name);
           if (!v) out.push(`container ${c.name}: volumeMount ${m.name} has no volume`);
-          // subPath mounts of a ConfigMap never see its updates.
-          else if (v.configMap && (m.subPath || m.subPathExpr)) out.push(`container ${c.name}: ConfigMap volume ${m.name} is mounted with a subPath`);
+          // subPath mounts of a ConfigMap or Secret never see its updates (conf files, certificates, tokens).
+          else if ((v.configMap || v.secret || v.projected) && (m.subPath || m.subPathExpr))
+            out.push(`container ${c.name}: ${v.configMap ? "ConfigMap" : v.secret ? "Secret" : "projected"} volume ${m.name} is mounted with a subPath`);
         }
       for (const v of spec.volumes ?? [])
         if (v.configMap && !objects.some((o) => o.kind === "ConfigMap" && o.metadata.name === v.configMap!.name)) out.push(`volume ${v.name}: ConfigMap ${v.configMap.name} is not among the objects`);
@@ -387,6 +466,52 @@ export const rules: Rule[] = [
     },
   },
   {
+    name: "the probes' scheme is HTTPS exactly when the agent serves TLS",
+    check(objects) {
+      const c = agentContainerOf(objects);
+      const tls = Boolean(envValue(c, "ENV_HTTP_TLS_CERT_FILE"));
+      return probesOf(c).flatMap(({ kind, probe }) => {
+        // With TLS on the port serves no plain HTTP: an HTTP probe would fail and restart the pod.
+        if (!probe.httpGet) return [`${kind}: expected an httpGet probe`];
+        const scheme = probe.httpGet.scheme ?? "HTTP";
+        return problem(scheme === (tls ? "HTTPS" : "HTTP"), `${kind}: scheme ${scheme}, but the agent serves ${tls ? "HTTPS (ENV_HTTP_TLS_CERT_FILE is set)" : "plain HTTP"}`);
+      });
+    },
+  },
+  {
+    name: "the TLS and credentials files are in read-only Secret directory mounts, readable by the agent's user alone",
+    check(objects) {
+      const spec = podSpecOf(objects);
+      const c = agentContainerOf(objects);
+      const out: string[] = [];
+      for (const e of c.env ?? []) {
+        if (!HTTP_FILE_ENV.includes(e.name)) continue;
+        if (e.valueFrom || !e.value) {
+          out.push(`env ${e.name}: expected a path as its value`);
+          continue;
+        }
+        const m = mountOf(c, e.value);
+        const v = spec.volumes?.find((x) => x.name === m?.name);
+        if (!m || !v?.secret) out.push(`env ${e.name}: ${e.value} is not in a Secret volume mount`);
+        else {
+          out.push(...problem(m.readOnly === true, `env ${e.name}: the mount ${m.mountPath} of Secret volume ${m.name} must be readOnly`));
+          out.push(...problem(!m.subPath && !m.subPathExpr, `env ${e.name}: Secret volume ${m.name} is mounted with a subPath (never updated: a renewed certificate would not be seen)`));
+        }
+      }
+      // Secret files are root's. With an fsGroup the kubelet makes it their group and adds group
+      // read (0440 at least), and the container's processes get it as a supplementary group.
+      for (const v of spec.volumes ?? []) {
+        if (!v.secret) continue;
+        const modes = [v.secret.defaultMode, ...(v.secret.items ?? []).map((i) => i.mode)].filter((x) => x !== undefined);
+        out.push(
+          ...problem(v.secret.defaultMode !== undefined && modes.every((mode) => (mode & ~0o440) === 0), `volume ${v.name}: defaultMode (and item modes) must be 0440 or tighter, got ${modes.map((x) => "0" + x.toString(8)).join(", ") || "the default 0644"}`),
+          ...problem(spec.securityContext?.fsGroup !== undefined, `volume ${v.name}: the pod needs an fsGroup, or its user cannot read the Secret's files (owned by root)`),
+        );
+      }
+      return out;
+    },
+  },
+  {
     name: "every $(VAR) in the env refers to a variable defined above it",
     check(objects) {
       const defined = new Set<string>();
@@ -406,3 +531,25 @@ export const rules: Rule[] = [
     },
   },
 ];
+
+// ---------------------------------------------------------------------------------------------
+// deploy/kubernetes/README.md
+
+/** The fenced code blocks of the README section whose "## " heading starts with `heading` (its "### " subsections included), in order. */
+export function readmeBlocks(heading: string): { lang: string; text: string }[] {
+  const readme = readFileSync(path.join(deployDir, "README.md"), "utf8");
+  const start = readme.indexOf(`\n## ${heading}`);
+  if (start < 0) throw new Error(`deploy/kubernetes/README.md has no section "## ${heading}"`);
+  const end = readme.indexOf("\n## ", start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/^ *```(\w*)\n([\s\S]*?)^ *```$/gm)].map((m) => ({ lang: m[1], text: m[2] }));
+}
+
+/** The one YAML block of a README section whose text matches `which`, parsed. */
+export function readmeYaml(heading: string, which: RegExp): any {
+  const found = readmeBlocks(heading).filter((b) => b.lang === "yaml" && which.test(b.text));
+  if (found.length !== 1) throw new Error(`README section "${heading}": expected one yaml block matching ${which}, found ${found.length}`);
+  const docs = yamlDocs(found[0].text, `README ${heading} yaml block`);
+  if (docs.length !== 1) throw new Error(`README section "${heading}": the yaml block matching ${which} has ${docs.length} documents`);
+  return docs[0];
+}

@@ -53,7 +53,19 @@ const HAND_MODELS: Record<string, Attribute[]> = {
     attr("honorTimestamps", "boolean"),
     attr("relabelings", "Array<any>"),
     attr("metricRelabelings", "Array<any>"),
+    attr("authorization", "MonitoringV1SafeAuthorization"),
+    attr("tlsConfig", "MonitoringV1SafeTLSConfig"),
   ],
+  // Secrets and ConfigMaps a PodMonitor names are read from its own namespace.
+  MonitoringV1SafeAuthorization: [attr("type", "string"), attr("credentials", "V1SecretKeySelector")],
+  MonitoringV1SafeTLSConfig: [
+    attr("ca", "MonitoringV1SecretOrConfigMap"),
+    attr("cert", "MonitoringV1SecretOrConfigMap"),
+    attr("keySecret", "V1SecretKeySelector"),
+    attr("serverName", "string"),
+    attr("insecureSkipVerify", "boolean"),
+  ],
+  MonitoringV1SecretOrConfigMap: [attr("secret", "V1SecretKeySelector"), attr("configMap", "V1ConfigMapKeySelector")],
 };
 
 function attributesOf(type: string): Attribute[] | undefined {
