@@ -14,6 +14,7 @@ export type Verdict =
   | { kind: "busy" };
 
 const CACHE_ENTRIES = 1024;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const BCRYPT_CONCURRENCY = 2;
 const BCRYPT_QUEUE = 64;
 
@@ -92,6 +93,8 @@ export class Authenticator {
   }
 
   private async checkBasic(encoded: string, users: Users): Promise<Verdict> {
+    // Node's decoder skips what is not base64; RFC 7617 (and Go's decoder) do not.
+    if (encoded.length % 4 !== 0 || !BASE64.test(encoded)) return { kind: "unauthenticated", reason: "the basic credentials are not valid base64" };
     const decoded = Buffer.from(encoded, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon < 0) return { kind: "unauthenticated", reason: "the basic credentials are not user:password" };

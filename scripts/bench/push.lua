@@ -5,6 +5,8 @@
 -- Environment:
 --   PUSH_BODY_FILE  file holding the body to send (required)
 --   PUSH_METHOD     PUT (default) or POST
+--   PUSH_HEADERS    optional extra request headers, one "Name: value" per line
+--                   (e.g. "Authorization: Basic ..."); unset or empty adds none
 --
 -- When the run ends, done() prints one line starting with "PUSHBENCH "
 -- followed by a JSON object; the TypeScript harness parses only that line,
@@ -21,6 +23,17 @@ f:close()
 wrk.method = os.getenv("PUSH_METHOD") or "PUT"
 wrk.body = body
 wrk.headers["Content-Type"] = "text/plain; version=0.0.4"
+
+local extra_headers = os.getenv("PUSH_HEADERS")
+if extra_headers ~= nil then
+  for line in extra_headers:gmatch("[^\r\n]+") do
+    local name, value = line:match("^%s*([^:%s]+)%s*:%s*(.-)%s*$")
+    if name == nil then
+      error("PUSH_HEADERS: expected \"Name: value\", got \"" .. line .. "\"")
+    end
+    wrk.headers[name] = value
+  end
+end
 
 -- Each wrk thread runs its own Lua state; setup() runs in the main state and
 -- remembers the threads so done() can collect their counters.

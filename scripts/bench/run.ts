@@ -1,10 +1,10 @@
-// Entry point of `npm run bench`: the HTTP push benchmark, then push latency against the number
-// of stored groups, then the parser micro-benchmark (text against Go's expfmt, then protobuf
-// against text), then the end-to-end delivery benchmark (agent -> sink -> real InfluxDB /
-// Prometheus, durable against non-durable), then the goals, printed and saved to
-// .bench/results.json.
+// Entry point of `npm run bench`: the HTTP push benchmark, then what TLS and credentials cost a
+// push, then push latency against the number of stored groups, then the parser micro-benchmark
+// (text against Go's expfmt, then protobuf against text), then the end-to-end delivery benchmark
+// (agent -> sink -> real InfluxDB / Prometheus, durable against non-durable), then the goals,
+// printed and saved to .bench/results.json.
 //
-//   npx tsx scripts/bench/run.ts [--only http|groups|parser|formats|delivery] [--bodies small,medium,large]
+//   npx tsx scripts/bench/run.ts [--only http|security|groups|parser|formats|delivery] [--bodies small,medium,large]
 //       [--duration 10 | small=10,medium=10,large=15] [--connections 4 | large=2]
 //       [--threads 1] [--warmup 2] [--parser-seconds 6] [--timeout 30]
 //       [--method PUT|POST] [--targets pushkit,reference] [--out FILE]
@@ -12,11 +12,13 @@
 //       [--push-connections 4] [--delivery-warmup 5] [--delivery-timeout 60] [--sink-option 'k = v']...
 //       [--group-counts 10,1000,10000] [--group-seconds 10] [--group-rounds 2] [--group-warmup 1]
 //       [--group-fill-connections 4]
+//       [--security-configs plain,basic,https-basic,bearer,https-bearer] [--security-seconds 8]
+//       [--security-rounds 2] [--pin]
 //
 // Every numeric flag can also come from the environment (BENCH_DURATION,
 // BENCH_CONNECTIONS, ...); flags win. Exit status is non-zero only when the
 // harness itself fails (a server that won't start, a crashed run), never for
-// a missed performance goal.
+// a missed performance goal (a security run with a non-2xx answer is a harness failure).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -34,6 +36,18 @@ import {
 import { BACKENDS, type BackendName } from './backends.ts';
 import type { DeliveryRun, DeliverySummary } from './delivery.ts';
 import type { HttpRatio, HttpRun } from './http.ts';
+import {
+  SECURITY_CONFIGS,
+  parseSecurityConfigs,
+  runSecurityBench,
+  securityPairs,
+  securityRatios as ratiosOfSecurity,
+  securityReport,
+  securitySummary as summaryOfSecurity,
+  type SecurityRatio,
+  type SecurityRun,
+  type SecuritySummary,
+} from './security.ts';
 import type { ParserRun } from './parse-bench.ts';
 import type { FormatRun } from './protobuf.ts';
 import type { GroupRun, GroupsSummary } from './groups.ts';
@@ -42,7 +56,7 @@ import { TARGETS, type TargetName } from './servers.ts';
 import { evaluateTargets, targetsReport } from './targets.ts';
 
 const HELP = `usage: npx tsx scripts/bench/run.ts [options]
-  --only http|groups|parser|formats|delivery  run one benchmark (default: all, in that order)
+  --only http|security|groups|parser|formats|delivery  run one benchmark (default: all, in that order)
   --bodies LIST            bodies to use, from small,medium,large (default: all)
   --duration SPEC          wrk seconds: N for all, or small=10,medium=10,large=15 (env BENCH_DURATION)
   --connections SPEC       wrk connections: N or small=4,medium=4,large=2 (env BENCH_CONNECTIONS)
@@ -67,7 +81,13 @@ const HELP = `usage: npx tsx scripts/bench/run.ts [options]
   --group-seconds S        measured seconds per (round, target, N) (default 10, env BENCH_GROUP_SECONDS)
   --group-rounds N         rounds, target and N order alternating (default 2, env BENCH_GROUP_ROUNDS)
   --group-warmup S         wrk warm-up seconds after the fill, 0 to skip (default 1, env BENCH_GROUP_WARMUP)
-  --group-fill-connections N  concurrent connections filling the groups (default 4, env BENCH_GROUP_FILL_CONNECTIONS)`;
+  --group-fill-connections N  concurrent connections filling the groups (default 4, env BENCH_GROUP_FILL_CONNECTIONS)
+ security (small body to one group, each config on a fresh server; also uses --warmup, --threads,
+ --timeout, --method, --targets, and --connections' small value):
+  --security-configs LIST  from plain,basic,https-basic,bearer,https-bearer (bearer ones pushkit only; default: all, env BENCH_SECURITY_CONFIGS)
+  --security-seconds S     measured wrk seconds per (round, target, config) (default 8, env BENCH_SECURITY_SECONDS)
+  --security-rounds N      rounds, the second in reverse order; medians are reported (default 2, env BENCH_SECURITY_ROUNDS)
+  --pin                    servers under taskset -c 0, wrk under taskset -c 1 (env BENCH_PIN=1)`;
 
 const DEFAULT_DURATION: Record<BodyName, number> = { small: 10, medium: 10, large: 15 };
 // The 100k-sample body is ~7.7 MB per push; fewer connections keep the
@@ -160,6 +180,10 @@ function options(argv: string[]) {
       'group-rounds': { type: 'string' },
       'group-warmup': { type: 'string' },
       'group-fill-connections': { type: 'string' },
+      'security-configs': { type: 'string' },
+      'security-seconds': { type: 'string' },
+      'security-rounds': { type: 'string' },
+      pin: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -169,12 +193,13 @@ function options(argv: string[]) {
   }
   const env = process.env;
   const only = values.only;
-  const benches = ['http', 'groups', 'parser', 'formats', 'delivery'];
+  const benches = ['http', 'security', 'groups', 'parser', 'formats', 'delivery'];
   if (only !== undefined && !benches.includes(only)) throw new Error(`--only must be one of ${benches.join(', ')}`);
   const method = (values.method ?? env.BENCH_METHOD ?? 'PUT').toUpperCase();
   if (method !== 'PUT' && method !== 'POST') throw new Error(`--method must be PUT or POST`);
   return {
     http: only === undefined || only === 'http',
+    security: only === undefined || only === 'security',
     groups: only === undefined || only === 'groups',
     parser: only === undefined || only === 'parser',
     formats: only === undefined || only === 'formats',
@@ -202,6 +227,10 @@ function options(argv: string[]) {
     groupRounds: integer(values['group-rounds'] ?? env.BENCH_GROUP_ROUNDS ?? '2', 'group rounds'),
     groupWarmupS: positive(values['group-warmup'] ?? env.BENCH_GROUP_WARMUP ?? '1', 'group warm-up', true),
     groupFillConnections: integer(values['group-fill-connections'] ?? env.BENCH_GROUP_FILL_CONNECTIONS ?? '4', 'group fill connections'),
+    securityConfigs: parseSecurityConfigs(values['security-configs'] ?? env.BENCH_SECURITY_CONFIGS ?? SECURITY_CONFIGS.join(',')),
+    securitySeconds: positive(values['security-seconds'] ?? env.BENCH_SECURITY_SECONDS ?? '8', 'security seconds'),
+    securityRounds: integer(values['security-rounds'] ?? env.BENCH_SECURITY_ROUNDS ?? '2', 'security rounds'),
+    pin: values.pin ?? (env.BENCH_PIN !== undefined && env.BENCH_PIN !== '' && env.BENCH_PIN !== '0'),
   };
 }
 
@@ -215,6 +244,10 @@ function timeBudgetS(o: Options): number {
       // start (tsx compile) + probe + warm-up + run + in-flight timeout + stop
       s += o.targets.length * (60 + 30 + o.warmupS + o.durationS[b] + o.timeoutS + 20);
     }
+  }
+  // per run: start (a TLS server too), probes, warm-up, run, in-flight timeout, stop
+  if (o.security) {
+    s += o.securityRounds * securityPairs(o.targets, o.securityConfigs).length * (60 + 30 + o.warmupS + o.securitySeconds + o.timeoutS + 20);
   }
   // per run: start, fill, checks, warm-up, run, stop. The reference checks each push against
   // its whole store, so its fill grows with N squared (~40 us per stored group and push on this
@@ -244,9 +277,15 @@ async function main(): Promise<number> {
 
   const bodies = makeBodies(o.bodies);
   const bodyFiles = writeBodies(DEFAULT_BODY_DIR, bodies);
+  // The security benchmark always pushes the small body, whatever --bodies says.
+  const smallBody = bodies.find((b) => b.name === 'small') ?? makeBodies(['small'])[0];
+  if (!bodyFiles.has('small')) bodyFiles.set('small', writeBodies(DEFAULT_BODY_DIR, [smallBody]).get('small')!);
   const started = new Date();
   let http: HttpRun[] | undefined;
   let httpRatios: HttpRatio[] | undefined;
+  let security: SecurityRun[] | undefined;
+  let securityRatios: SecurityRatio[] | undefined;
+  let securitySummary: SecuritySummary[] | undefined;
   let parser: ParserRun[] | undefined;
   let formats: FormatRun[] | undefined;
   let delivery: DeliveryRun[] | undefined;
@@ -265,6 +304,30 @@ async function main(): Promise<number> {
       httpRatios = h.httpRatios(http);
       failed ||= http.some((r) => r.error !== undefined);
       sections.push(`== HTTP push benchmark (wrk, ${o.method} /metrics/job/bench) ==\n${h.httpReport(http)}`);
+    }
+    if (o.security) {
+      security = await runSecurityBench({
+        body: smallBody,
+        bodyFile: bodyFiles.get('small')!,
+        targets: o.targets,
+        configs: o.securityConfigs,
+        rounds: o.securityRounds,
+        durationS: o.securitySeconds,
+        warmupS: o.warmupS,
+        connections: o.connections.small,
+        threads: o.threads,
+        timeoutS: o.timeoutS,
+        method: o.method,
+        pin: o.pin,
+        log,
+      });
+      securitySummary = summaryOfSecurity(security);
+      securityRatios = ratiosOfSecurity(security);
+      failed ||= security.some((r) => r.error !== undefined);
+      sections.push(
+        `== Security: TLS and credentials (wrk -c${o.connections.small}, ${o.method} /metrics/job/bench, small body, ` +
+          `${o.securitySeconds} s per run, ${o.securityRounds} rounds${o.pin ? ', servers on core 0, wrk on core 1' : ', unpinned'}) ==\n${securityReport(security)}`,
+      );
     }
     if (o.groups) {
       const g = await import('./groups.ts');
@@ -338,6 +401,9 @@ async function main(): Promise<number> {
     bodies: bodies.map((b) => ({ name: b.name, bytes: b.body.length, samples: b.samples })),
     http,
     httpRatios,
+    security,
+    securitySummary,
+    securityRatios,
     parser,
     formats,
     delivery,

@@ -99,6 +99,11 @@ describe("security: authenticator", () => {
     expect(ok.kind === "ok" && [...ok.scopes]).to.deep.equal(["read"]);
     expect(await auth.check(basic("alice", "wrong"))).to.deep.equal(await auth.check(basic("mallory", "wonderland")));
     expect(await auth.check(`Basic ${Buffer.from("nocolon").toString("base64")}`)).to.deep.include({ kind: "unauthenticated" });
+    // Strict base64 as RFC 7617 has it: Node's lenient decoder would read these as the right password.
+    const good = Buffer.from("alice:wonderland").toString("base64");
+    for (const bad of [`${good}x`, `${good}=`, `${good}!!`, good.slice(0, -1)]) {
+      expect(await auth.check(`Basic ${bad}`), bad).to.deep.equal({ kind: "unauthenticated", reason: "the basic credentials are not valid base64" });
+    }
   });
 
   it("makes an unknown user pay a bcrypt comparison of the real users' cost", async () => {
