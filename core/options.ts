@@ -1,6 +1,7 @@
 // Typed option schemas: one definition per option gives its default, its description,
 // how it is read from TOML and from an environment variable, and how it is printed
 // back (samples, check-config). Inputs, sinks and the agent itself all use it.
+import toml from "toml";
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -23,6 +24,8 @@ export interface OptionSpec<T> {
   toToml(value: T): string;
   /** An environment variable name other than the derived one. */
   env?: string;
+  /** An array of tables: samples show one, commented out, as [[<component>.<key>]] with these values. */
+  tableExample?: Record<string, string>;
 }
 
 export type Schema = Record<string, OptionSpec<any>>;
@@ -274,6 +277,7 @@ function stringList(o: Base<string[]> & { checkItem?: (item: string) => string |
     env: o.env,
     default: o.default,
     description: o.description,
+    required: o.required,
     fromToml: withCheck((v: unknown) => {
       if (!Array.isArray(v)) throw new ConfigError(`expected an array of strings, got ${typeName(v)}`);
       for (const item of v) if (typeof item !== "string") throw new ConfigError(`expected an array of strings, got an item of type ${typeName(item)}`);
@@ -291,7 +295,64 @@ function stringList(o: Base<string[]> & { checkItem?: (item: string) => string |
   };
 }
 
-export const opt = { string, boolean, integer, number, bytes, duration, stringMap, stringList };
+/**
+ * An array of tables that share one schema, e.g. [[inputs.x.rule]] tables; each key is read by
+ * its own spec, unknown keys and missing required ones are refused naming the table. From the
+ * environment, a TOML array of inline tables: [{ a = 1 }, { a = 2 }].
+ */
+function tableArray<S extends Schema>(o: { description: string; schema: S; what: string; example: Partial<OptionsOf<S>>; check?: Check<OptionsOf<S>> }): OptionSpec<OptionsOf<S>[]> {
+  const readTable = (v: unknown, i: number): OptionsOf<S> => {
+    const where = `${o.what} #${i + 1}`;
+    if (typeName(v) !== "table") throw new ConfigError(`${where}: expected a table, got ${typeName(v)}`);
+    const table = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(table)) {
+      if (!(key in o.schema)) throw new ConfigError(`${where}: unknown key "${key}" (known: ${Object.keys(o.schema).join(", ")})`);
+    }
+    for (const [key, spec] of Object.entries(o.schema)) {
+      if (!(key in table)) {
+        if (spec.required) throw new ConfigError(`${where}: "${key}" is required`);
+        out[key] = spec.default;
+        continue;
+      }
+      try {
+        out[key] = spec.fromToml(table[key]);
+      } catch (e) {
+        if (e instanceof ConfigError) throw new ConfigError(`${where} key "${key}": ${e.message}`);
+        throw e;
+      }
+    }
+    const problem = o.check?.(out as OptionsOf<S>);
+    if (problem) throw new ConfigError(`${where}: ${problem}`);
+    return out as OptionsOf<S>;
+  };
+  const fromToml = (v: unknown): OptionsOf<S>[] => {
+    if (!Array.isArray(v)) throw new ConfigError(`expected an array of tables ([[...]]), got ${typeName(v)}`);
+    return v.map(readTable);
+  };
+  return {
+    kind: `array of tables (${Object.keys(o.schema).join(", ")})`,
+    default: [],
+    description: o.description,
+    tableExample: Object.fromEntries(Object.entries(o.schema).map(([k, spec]) => [k, spec.toToml((o.example as Record<string, unknown>)[k] ?? spec.default)])),
+    fromToml,
+    fromEnv: (t: string) => {
+      let parsed: unknown;
+      try {
+        parsed = (toml.parse(`v = ${t}`) as { v: unknown }).v;
+      } catch (e) {
+        throw new ConfigError(`expected a TOML array of inline tables such as [{ key = "value" }], got "${t}": ${(e as Error).message}`);
+      }
+      return fromToml(parsed);
+    },
+    toToml: (list) =>
+      `[${list
+        .map((item) => `{ ${Object.entries(o.schema).map(([k, spec]) => `${k} = ${spec.toToml((item as Record<string, unknown>)[k])}`).join(", ")} }`)
+        .join(", ")}]`,
+  };
+}
+
+export const opt = { string, boolean, integer, number, bytes, duration, stringMap, stringList, tableArray };
 
 /** Env variable name of an option: ENV_INPUT_PUSHGATEWAY_ROUTE_PREFIX. */
 export function envName(prefix: string, option: string): string {

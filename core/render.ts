@@ -33,7 +33,12 @@ export function renderSample(def: InputDefinition): string {
     lines.push("");
     for (const l of wrap(spec.description)) lines.push(`  ## ${l}`);
     lines.push(`  ## ${spec.kind}; env ${envName(`ENV_INPUT_${def.name}`, key)}`);
-    lines.push(`  ${key} = ${spec.toToml(spec.default)}`);
+    if (spec.tableExample) {
+      // A table array cannot be shown as "key = []": the [[...]] tables of a user would clash with it.
+      lines.push(`  # [[inputs.${def.name}.${key}]]`, ...Object.entries(spec.tableExample).map(([k, v]) => `  #   ${k} = ${v}`));
+    } else {
+      lines.push(`  ${key} = ${spec.toToml(spec.default)}`);
+    }
   }
   return lines.join("\n") + "\n";
 }

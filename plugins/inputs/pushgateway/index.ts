@@ -16,6 +16,7 @@ import { Persistence } from "./store/persistence.ts";
 import { pushRoutes } from "./http/routes.ts";
 import { statusPage } from "./http/status-page.ts";
 import { GroupStore } from "./store/store.ts";
+import { aggregateOption, AggregateRules } from "./aggregate/rules.ts";
 
 /** What a parse worker needs to convert like the main thread: plain data, it is copied to the worker. */
 function convertOptions(o: ConvertOptions): ConvertOptions {
@@ -106,6 +107,7 @@ export const pushgatewayOptions = {
     description: "Static tags added to every point; a body label or grouping label of the same name wins.",
     checkKey: (k) => (LABEL_NAME.test(k) ? undefined : `tag name "${k}" is not a valid label name`),
   }),
+  aggregate: aggregateOption,
 };
 
 const EXPIRED = "pushkit_pushgateway_groups_expired_total";
@@ -122,9 +124,10 @@ export default defineInput({
     const expired = (ctx.metrics.getSingleMetric(EXPIRED) as Counter | undefined) ?? new Counter({ name: EXPIRED, help: "Groups removed because they were not pushed for group_ttl.", registers: [ctx.metrics] });
     const persistence = options.persistence_file ? new Persistence(path.resolve(options.persistence_file), options.persistence_interval, store, ctx.log) : undefined;
     const groups = new Groups(store, ctx, new Converter(options), ctx.log, { expired: (n) => expired.inc(n) });
-    pushRoutes(options, ctx, groups, () => pool);
-    apiRoutes(options, ctx, groups, { version: VERSION, startedMs: Date.now(), flags: flags(options) });
-    statusPage(options, ctx, groups);
+    const rules = new AggregateRules(options.aggregate);
+    pushRoutes(options, ctx, groups, rules, () => pool);
+    apiRoutes(options, ctx, groups, rules, { version: VERSION, startedMs: Date.now(), flags: flags(options) });
+    statusPage(options, ctx, groups, rules);
     return {
       async start() {
         await persistence?.load();

@@ -15,11 +15,15 @@ export class PushMetrics {
   readonly points: Tally<"format">;
   /** add(n, format) */
   readonly parseErrors: Tally<"format">;
+  /** add(n, rule) */
+  readonly merges: Tally<"rule">;
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, ruleIds: readonly string[] = []) {
     this.pushes = new Tally(counter(registry, "pushkit_pushgateway_pushes_total", "Pushes answered, by method and status code.", ["method", "code"]));
     this.points = new Tally(counter(registry, "pushkit_pushgateway_points_total", "Points of accepted pushes, by body format.", ["format"]));
     this.parseErrors = new Tally(counter(registry, "pushkit_pushgateway_parse_errors_total", "Pushes refused because their body did not parse, by body format.", ["format"]));
+    this.merges = new Tally(counter(registry, "pushkit_pushgateway_aggregate_merges_total", "Pushes added into an aggregated group, by aggregate rule (1 for the first).", ["rule"]));
+    for (const rule of ruleIds) this.merges.add(0, rule);
     // Shown as 0 from the start, so that rate() and alerts on them work on a healthy agent.
     for (const format of BODY_FORMATS) {
       this.points.add(0, format);

@@ -9,6 +9,7 @@ import { render } from "../../../formats/prometheus/write.ts";
 import { gather } from "../store/gather.ts";
 import type { Groups } from "../store/groups.ts";
 import { ownFamilies } from "../own-metrics.ts";
+import type { AggregateRule, AggregateRules } from "../aggregate/rules.ts";
 import { groupGaugeLabels, PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, PUSH_TIME, PUSH_TIME_HELP, type Group } from "../store/store.ts";
 
 export interface ApiOptions {
@@ -79,11 +80,16 @@ function jsonFamily(f: MetricFamily, timeMs: number): Record<string, unknown> {
   return { time_stamp: rfc3339(timeMs), type: f.type, help: f.help || undefined, metrics: f.metrics.map((m) => jsonMetric(f, m)) };
 }
 
-export function jsonGroup(g: Group): GoMap {
+/** A group as the reference's API shows it; an aggregated group also names its rule (a key the reference does not have). */
+export function jsonGroup(g: Group, rule?: AggregateRule): GoMap {
   const out: [string, unknown][] = [
     ["labels", new GoMap(g.labels)],
     ["last_push_successful", g.lastPushSuccessful],
   ];
+  if (rule) {
+    const r = rule.options;
+    out.push(["aggregated", { rule: rule.id, jobs: r.jobs, drop_labels: r.drop_labels, gauges: r.gauges, honor_timestamps: r.honor_timestamps }]);
+  }
   for (const [name, sf] of g.families) out.push([name, jsonFamily(sf.family, sf.timeMs)]);
   const labels = groupGaugeLabels(g.labels);
   out.push([PUSH_TIME, jsonFamily({ name: PUSH_TIME, help: PUSH_TIME_HELP, type: "GAUGE", metrics: [{ labels, value: g.pushTimeMs / 1000 }] }, g.pushTimeMs)]);
@@ -104,7 +110,7 @@ export interface StatusInfo {
   flags: Record<string, string>;
 }
 
-export function apiRoutes(o: ApiOptions, input: InputContext, groups: Groups, status: StatusInfo): void {
+export function apiRoutes(o: ApiOptions, input: InputContext, groups: Groups, rules: AggregateRules, status: StatusInfo): void {
   const p = o.route_prefix;
 
   input.http.route(["GET", "HEAD"], `${p}/metrics`, async (ctx) => {
@@ -116,7 +122,7 @@ export function apiRoutes(o: ApiOptions, input: InputContext, groups: Groups, st
 
   // The JSON API is what dashboards are built on: pages of the origins the agent lists may read it.
   input.http.route(["GET"], `${p}/api/v1/metrics`, (ctx) => {
-    respond(ctx, [...groups.store.all()].map(jsonGroup));
+    respond(ctx, [...groups.store.all()].map((g) => jsonGroup(g, rules.ruleForGroup(g.labels))));
   }, { access: "read", crossOrigin: true });
 
   input.http.route(["GET"], `${p}/api/v1/status`, (ctx) => {

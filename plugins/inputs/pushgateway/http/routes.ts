@@ -17,6 +17,8 @@ import { PushMetrics } from "../metrics.ts";
 import type { Groups } from "../store/groups.ts";
 import type { Parsed, ParsePool } from "../ingest/parse-pool.ts";
 import { GroupFullError, InconsistentPushError } from "../store/store.ts";
+import { MergeError } from "../aggregate/merge.ts";
+import { aggregatedGrouping, type AggregateRules } from "../aggregate/rules.ts";
 
 export interface RouteOptions extends ConvertOptions {
   route_prefix: string;
@@ -49,6 +51,7 @@ export function parseBody(body: Buffer, format: BodyFormat): MetricFamily[] {
 /** How a refusal of the store is answered. */
 function storeError(e: unknown): unknown {
   if (e instanceof InconsistentPushError) return new HttpError(400, e.message);
+  if (e instanceof MergeError) return new HttpError(400, `pushed metrics cannot be added to the aggregated group: ${e.message}`);
   if (e instanceof GroupFullError) return new HttpError(507, e.message);
   return e;
 }
@@ -58,13 +61,13 @@ function storeError(e: unknown): unknown {
  * least parse_worker_min_bytes go there, smaller ones are cheaper to parse right here. Writes
  * to one group are applied in the order their requests arrived, whatever each takes to parse.
  */
-export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups, pool: () => ParsePool | undefined): void {
+export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups, rules: AggregateRules, pool: () => ParsePool | undefined): void {
   const base = `${o.route_prefix}/metrics/job`;
   const pattern = new RegExp(`^${escapeRegExp(base)}(?:@base64)?/`);
   const converter = new Converter(o);
   const budget = new MemoryBudget(o.max_inflight_bytes, "max_inflight_bytes");
 
-  const metrics = new PushMetrics(input.metrics);
+  const metrics = new PushMetrics(input.metrics, rules.rules.map((r) => r.id));
   // Read once: the level is set at start, and a push should not build a log record it drops.
   const debug = input.log.isLevelEnabled("debug");
   const label = `${base}/{grouping}`;
@@ -76,7 +79,11 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
       let format: BodyFormat | undefined;
       try {
         const key = groupingKey(ctx, base.length);
-        const turn = groups.turn(key.labels);
+        // A push of an aggregated job goes to the group without the rule's dropped labels, in
+        // that group's line: merges into one group are applied in the order they arrived.
+        const rule = rules.size > 0 ? rules.ruleFor(key.job) : undefined;
+        const target = rule ? aggregatedGrouping(key.labels, rule) : key.labels;
+        const turn = groups.turn(target);
         try {
           const reservation = budget.reserve();
           let parsed: Parsed;
@@ -86,7 +93,10 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
             received = nowNs();
             format = bodyFormat(ctx.req.headers["content-type"], body);
             const workers = pool();
-            if (workers?.available && body.length >= o.parse_worker_min_bytes) {
+            if (rule) {
+              // Its points are the merged values, made once the merge is done.
+              parsed = { families: parseBody(body, format), batch: PointBatch.fromLineProtocol([], 0) };
+            } else if (workers?.available && body.length >= o.parse_worker_min_bytes) {
               parsed = await workers.run(body, format, key.labels, received, true);
             } else {
               const families = parseBody(body, format);
@@ -101,13 +111,16 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
             reservation.release();
           }
           if (turn.waits) await turn.ready;
+          let points = parsed.batch.size;
           try {
-            await groups.push(ctx.method === "PUT", key.labels, parsed.families, parsed.batch, received);
+            if (rule) points = await groups.merge(rule, target, parsed.families as MetricFamily[], received);
+            else await groups.push(ctx.method === "PUT", key.labels, parsed.families, parsed.batch, received);
           } catch (e) {
             throw storeError(e);
           }
-          metrics.points.add(parsed.batch.size, format);
-          if (debug) input.log.debug({ method: ctx.method, job: key.job, points: parsed.batch.size }, "push accepted");
+          if (rule) metrics.merges.add(1, rule.id);
+          metrics.points.add(points, format);
+          if (debug) input.log.debug({ method: ctx.method, job: key.job, points, ...(rule ? { aggregateRule: rule.id } : {}) }, "push accepted");
         } finally {
           turn.done();
         }
@@ -127,10 +140,12 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
     async (ctx) => {
       const key = groupingKey(ctx, base.length);
       ctx.req.resume();
-      const turn = groups.turn(key.labels);
+      const rule = rules.size > 0 ? rules.ruleFor(key.job) : undefined;
+      const target = rule ? aggregatedGrouping(key.labels, rule) : key.labels;
+      const turn = groups.turn(target);
       try {
         if (turn.waits) await turn.ready;
-        groups.delete(key.labels);
+        groups.delete(target);
       } finally {
         turn.done();
       }

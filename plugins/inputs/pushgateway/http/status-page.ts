@@ -3,6 +3,7 @@
 // reference's UI sends). Rendered on the server; the only script is the delete button's.
 import { createHash } from "node:crypto";
 import type { InputContext } from "../../../../core/plugin.ts";
+import type { AggregateRule, AggregateRules } from "../aggregate/rules.ts";
 import type { Groups } from "../store/groups.ts";
 import type { Group } from "../store/store.ts";
 
@@ -30,6 +31,7 @@ th, td { border-bottom: 1px solid #ddd; padding: .4em .8em; text-align: left; ve
 td.push-time, td.failure-time, button { white-space: nowrap; }
 .label { font-family: monospace; }
 tr.failed td.failure-time { color: #b00; font-weight: bold; }
+.aggregated { background: #e8f0fe; border-radius: .3em; padding: 0 .4em; font-size: 90%; }
 `;
 const SCRIPT = `
 for (const button of document.querySelectorAll("button.delete")) {
@@ -61,12 +63,13 @@ function time(ms: number): string {
   return ms === 0 ? "never" : new Date(ms).toISOString();
 }
 
-function groupRow(prefix: string, g: Group): string {
+function groupRow(prefix: string, g: Group, rule: AggregateRule | undefined): string {
   const labels = g.labels.map(([n, v]) => `<span class="label">${html(n)}="${html(v)}"</span>`).join(" ");
+  const marker = rule ? ` <span class="aggregated" title="${html(rule.summary)}">aggregated by rule #${html(rule.id)}</span>` : "";
   const families = [...g.families.keys()].sort().map((n) => `<li>${html(n)}</li>`).join("");
   const failed = !g.lastPushSuccessful;
   return `<tr class="group${failed ? " failed" : ""}" data-path="${html(groupPath(prefix, g))}">
-<td class="labels">${labels}</td>
+<td class="labels">${labels}${marker}</td>
 <td class="push-time">${time(g.pushTimeMs)}</td>
 <td class="failure-time">${time(g.failureTimeMs)}</td>
 <td class="families"><details><summary>${g.families.size}</summary><ul>${families}</ul></details></td>
@@ -74,11 +77,11 @@ function groupRow(prefix: string, g: Group): string {
 </tr>`;
 }
 
-export function renderStatusPage(prefix: string, groups: Iterable<Group>, nowMs = Date.now()): string {
+export function renderStatusPage(prefix: string, groups: Iterable<Group>, nowMs = Date.now(), ruleOf: (g: Group) => AggregateRule | undefined = () => undefined): string {
   // The reference's order: names and values joined with a byte above any UTF-8 lead byte.
   const sortKey = (g: Group) => Buffer.concat(g.labels.flatMap(([n, v]) => [Buffer.from(n), SEP, Buffer.from(v), SEP]));
   const sorted = [...groups].map((g) => ({ g, k: sortKey(g) })).sort((a, b) => Buffer.compare(a.k, b.k)).map((x) => x.g);
-  const rows = sorted.map((g) => groupRow(prefix, g)).join("\n");
+  const rows = sorted.map((g) => groupRow(prefix, g, ruleOf(g))).join("\n");
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -101,7 +104,7 @@ ${rows}
 `;
 }
 
-export function statusPage(o: { route_prefix: string }, input: InputContext, groups: Groups): void {
+export function statusPage(o: { route_prefix: string }, input: InputContext, groups: Groups, rules: AggregateRules): void {
   // As the reference's router does: the prefix alone redirects to the page.
   if (o.route_prefix !== "") {
     input.http.route(["GET"], o.route_prefix, (ctx, next) => {
@@ -115,7 +118,7 @@ export function statusPage(o: { route_prefix: string }, input: InputContext, gro
     input.http.route(["GET"], path, (ctx) => {
       ctx.type = "text/html; charset=utf-8";
       ctx.set(PAGE_HEADERS);
-      ctx.body = renderStatusPage(o.route_prefix, groups.store.all());
+      ctx.body = renderStatusPage(o.route_prefix, groups.store.all(), Date.now(), (g) => rules.ruleForGroup(g.labels));
     }, { access: "read" });
   }
 }

@@ -10,6 +10,8 @@ import type { Converter } from "../../../formats/prometheus/convert.ts";
 import type { MetricFamily } from "../../../formats/prometheus/model.ts";
 import type { PackedFamily } from "../ingest/packed.ts";
 import { canonicalGrouping, type GroupStore, type Removed, type Replaced } from "./store.ts";
+import { MergeError, mergePush } from "../aggregate/merge.ts";
+import type { AggregateRule } from "../aggregate/rules.ts";
 
 /** A series as the sinks see it: measurement, tags and one field. */
 function seriesId(p: Point, field: string): string {
@@ -128,6 +130,26 @@ export class Groups {
     }
     this.hooks.changed?.();
     if (replaced) this.retractReplaced(replaced, receivedNs);
+  }
+
+  /**
+   * Adds a push into its aggregated group (see aggregate/merge.ts) and hands the group's
+   * resulting values of the families it touched to the sinks: one monotonic series per
+   * aggregated counter. All or nothing, as push(). Throws MergeError when it cannot be added.
+   */
+  async merge(rule: AggregateRule, grouping: ReadonlyMap<string, string>, pushed: readonly MetricFamily[], receivedNs: bigint = nowNs()): Promise<number> {
+    const canonical = canonicalGrouping(grouping);
+    let merged: MetricFamily[];
+    try {
+      merged = mergePush(this.store.get(canonical.key)?.families, pushed, rule, canonical);
+    } catch (e) {
+      if (e instanceof MergeError) this.store.refused(canonical.key, Date.now());
+      throw e;
+    }
+    const { chunks, lines } = this.converter.lineProtocol(merged, grouping, receivedNs);
+    const batch = PointBatch.fromLineProtocol(chunks, lines);
+    await this.push(false, grouping, merged, batch, receivedNs);
+    return batch.size;
   }
 
   delete(grouping: ReadonlyMap<string, string>): void {

@@ -389,6 +389,15 @@ export class GroupStore {
     return { undo, removed: this.gone(group, replaced, reused), replaced: replaced.length > 0 ? { group, families: replaced } : undefined };
   }
 
+  /** Marks a change of the group with this key as refused (a push refused before apply(), e.g. an aggregation that did not fit). */
+  refused(key: string, timeMs: number): void {
+    const g = this.groups.get(key);
+    if (!g) return;
+    g.failureTimeMs = timeMs;
+    g.lastPushSuccessful = false;
+    this.changes++;
+  }
+
   /** Puts a group back as it was before apply() (the push could not be handed on after all). */
   undo(u: Undo): void {
     const g = u.group;
