@@ -6,7 +6,11 @@ import { mergePush, MergeError } from "../../plugins/inputs/pushgateway/aggregat
 import { aggregatedGrouping, aggregateOption, AggregateRules, globToRegExp, type RuleOptions } from "../../plugins/inputs/pushgateway/aggregate/rules.ts";
 import type { MetricFamily } from "../../plugins/formats/prometheus/model.ts";
 import { parseBody } from "../../plugins/formats/prometheus/parse.ts";
+import { parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
 import { canonicalGrouping, GroupStore } from "../../plugins/inputs/pushgateway/store/store.ts";
+import { encodeFamilies } from "../support/protobuf.ts";
+import { packNumbers, unpackMetrics } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
+import { deserialize, serialize } from "../../plugins/inputs/pushgateway/store/persistence.ts";
 
 function rule(o: Partial<RuleOptions> = {}): AggregateRules {
   return new AggregateRules([{ jobs: ["fn-*"], drop_labels: ["instance", "invocation_id"], gauges: "last", honor_timestamps: false, ...o }]);
@@ -157,5 +161,48 @@ describe("aggregate: merging a push into its group", () => {
     store.apply({ replaceAll: false, grouping: new Map([["job", "fn-a"]]), families: mergePush(undefined, text("# TYPE a counter\na 1\n# TYPE b counter\nb 1\n"), r, grouping), timeMs: 1 });
     const merged = mergePush(store.get(grouping.key)!.families, text("# TYPE b counter\nb 2\n"), r, grouping);
     expect(merged.map((f) => [f.name, f.metrics[0].value])).to.deep.equal([["b", 3]]);
+  });
+});
+
+describe("aggregate: native histograms", () => {
+  const r = rule().ruleFor("fn-a")!;
+  const grouping = canonicalGrouping(new Map([["job", "fn-a"]]));
+  const native = (schema: number, zeroThreshold: number, offset: number, deltas: number[], count: number) =>
+    parseProtobuf(encodeFamilies({ name: "lat", type: 4, metric: [{ histogram: { sample_count: count, sample_sum: count, schema, zero_threshold: zeroThreshold, positive_span: [{ offset, length: deltas.length }], positive_delta: deltas } }] }));
+
+  function stored(families: MetricFamily[]) {
+    const store = new GroupStore({ consistency_check: true, reject_timestamps: false, max_groups: 0 });
+    store.apply({ replaceAll: false, grouping: new Map([["job", "fn-a"]]), families: mergePush(undefined, families, r, grouping), timeMs: 1 });
+    return store.get(grouping.key)!.families;
+  }
+
+  it("add bucket by bucket on one grid, whatever buckets each has populated", () => {
+    // schema 0: bucket 1 is (1, 2], bucket 2 (2, 4], bucket 3 (4, 8].
+    const merged = mergePush(stored(native(0, 0.001, 1, [2], 2)), native(0, 0.001, 2, [1, 2], 4), r, grouping);
+    const h = merged[0].metrics[0].histogram!;
+    expect(h.buckets).to.deep.equal([
+      { upperBound: 2, count: 2 },
+      { upperBound: 4, count: 3 },
+      { upperBound: 8, count: 6 },
+      { upperBound: Infinity, count: 6 },
+    ]);
+    expect(h).to.deep.include({ count: 6, sum: 6, native: { schema: 0, zeroThreshold: 0.001 } });
+  });
+
+  it("refuse another schema or zero threshold", () => {
+    expect(() => mergePush(stored(native(0, 0.001, 1, [2], 2)), native(1, 0.001, 1, [2], 2), r, grouping)).to.throw(MergeError, 'native histogram "lat" {instance="",job="fn-a"}: schema 1, zero threshold 0.001 differs from the aggregated group\'s schema 0, zero threshold 0.001');
+    expect(() => mergePush(stored(native(0, 0.001, 1, [2], 2)), native(0, 0.01, 1, [2], 2), r, grouping)).to.throw(MergeError, "zero threshold 0.01 differs");
+  });
+
+  it("keep their grid through the workers' packed form and the persistence file", () => {
+    const [f] = native(3, 1e-9, 4, [1, 1], 3);
+    const grid = { schema: 3, zeroThreshold: 1e-9 };
+    expect(f.metrics[0].histogram!.native).to.deep.equal(grid);
+    expect(unpackMetrics(packNumbers(f.metrics), [f.metrics[0].labels])[0].histogram!.native).to.deep.equal(grid);
+    const store = new GroupStore({ consistency_check: true, reject_timestamps: false, max_groups: 0 });
+    store.apply({ replaceAll: false, grouping: new Map([["job", "fn-a"]]), families: [f], timeMs: 1 });
+    const restored = new GroupStore({ consistency_check: true, reject_timestamps: false, max_groups: 0 });
+    deserialize(serialize(store), restored);
+    expect(restored.get(grouping.key)!.families.get("lat")!.family.metrics[0].histogram!.native).to.deep.equal(grid);
   });
 });

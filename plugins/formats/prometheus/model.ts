@@ -20,12 +20,23 @@ export interface Summary {
   quantiles: Quantile[];
 }
 
+/** Where a histogram's buckets came from a native histogram's spans: its grid. */
+export interface NativeGrid {
+  schema: number;
+  zeroThreshold: number;
+}
+
 export interface Histogram {
   count?: number;
   sum?: number;
   buckets: Bucket[];
   /** True when some count is not a whole number (a "float histogram"). */
   floatCounts: boolean;
+  /**
+   * Set when the buckets were made from a native histogram: boundaries on its schema's grid,
+   * only those of populated buckets (so two of one grid can be added bucket by bucket).
+   */
+  native?: NativeGrid;
 }
 
 export interface Metric {

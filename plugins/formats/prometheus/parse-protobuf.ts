@@ -520,6 +520,7 @@ function toHistogram(pb: PbHistogram): Histogram {
     for (const b of pb.bucket) h.buckets.push({ upperBound: b.upper_bound, count: b.cumulative_count_float > 0 ? b.cumulative_count_float : b.cumulative_count });
   } else if (isNative(pb)) {
     h.buckets = nativeBuckets(pb, histogramError);
+    h.native = { schema: pb.schema, zeroThreshold: pb.zero_threshold };
   }
   // The text format always ends with the +Inf bucket; protobuf leaves it implied.
   const last = h.buckets[h.buckets.length - 1];

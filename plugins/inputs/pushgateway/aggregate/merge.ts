@@ -3,7 +3,7 @@
 // stored families and returns the families the group holds after the merge; the caller stores
 // them as a POST would, with every check the store makes.
 import { formatGoFloat } from "../../../formats/prometheus/goformat.ts";
-import type { Histogram, Metric, MetricFamily, MetricType } from "../../../formats/prometheus/model.ts";
+import type { Bucket, Histogram, Metric, MetricFamily, MetricType } from "../../../formats/prometheus/model.ts";
 import { sanitize, seriesKey, type CanonicalGrouping, type StoredFamily } from "../store/store.ts";
 import type { AggregateRule, GaugeMode } from "./rules.ts";
 
@@ -37,17 +37,40 @@ function gauge(mode: GaugeMode, before: number, pushed: number): number {
 }
 
 function addHistograms(name: string, labels: readonly string[], a: Histogram, b: Histogram): Histogram {
+  const where = `histogram ${JSON.stringify(name)} ${labelText(labels)}`;
+  const sum = { count: (a.count ?? 0) + (b.count ?? 0), sum: (a.sum ?? 0) + (b.sum ?? 0), floatCounts: a.floatCounts || b.floatCounts };
+  if (a.native && b.native) {
+    if (a.native.schema !== b.native.schema || a.native.zeroThreshold !== b.native.zeroThreshold) {
+      const grid = (h: Histogram) => `schema ${h.native!.schema}, zero threshold ${formatGoFloat(h.native!.zeroThreshold)}`;
+      throw new MergeError(`native ${where}: ${grid(b)} differs from the aggregated group's ${grid(a)}`);
+    }
+    return { ...sum, buckets: addOnGrid(a.buckets, b.buckets), native: a.native };
+  }
   const same = a.buckets.length === b.buckets.length && a.buckets.every((x, i) => x.upperBound === b.buckets[i].upperBound);
   if (!same) {
     const bounds = (h: Histogram) => `[${h.buckets.map((x) => formatGoFloat(x.upperBound)).join(", ")}]`;
-    throw new MergeError(`histogram ${JSON.stringify(name)} ${labelText(labels)}: bucket boundaries ${bounds(b)} differ from the aggregated group's ${bounds(a)}`);
+    throw new MergeError(`${where}: bucket boundaries ${bounds(b)} differ from the aggregated group's ${bounds(a)}`);
   }
-  return {
-    count: (a.count ?? 0) + (b.count ?? 0),
-    sum: (a.sum ?? 0) + (b.sum ?? 0),
-    buckets: a.buckets.map((x, i) => ({ upperBound: x.upperBound, count: x.count + b.buckets[i].count })),
-    floatCounts: a.floatCounts || b.floatCounts,
-  };
+  return { ...sum, buckets: a.buckets.map((x, i) => ({ upperBound: x.upperBound, count: x.count + b.buckets[i].count })) };
+}
+
+/**
+ * Two native histograms of one grid, added: each lists only its populated buckets, so at a
+ * boundary the other lacks, the other's cumulative count is that of its last boundary below.
+ */
+function addOnGrid(a: readonly Bucket[], b: readonly Bucket[]): Bucket[] {
+  const out: Bucket[] = [];
+  let i = 0;
+  let j = 0;
+  let ca = 0;
+  let cb = 0;
+  while (i < a.length || j < b.length) {
+    const bound = Math.min(i < a.length ? a[i].upperBound : Infinity, j < b.length ? b[j].upperBound : Infinity);
+    if (i < a.length && a[i].upperBound === bound) ca = a[i++].count;
+    if (j < b.length && b[j].upperBound === bound) cb = b[j++].count;
+    out.push({ upperBound: bound, count: ca + cb });
+  }
+  return out;
 }
 
 /** One series after another push of it: `before` is what the group held, `pushed` what came. */

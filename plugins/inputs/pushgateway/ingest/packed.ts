@@ -70,6 +70,8 @@ const HISTOGRAM = 8;
 const COUNT = 16;
 const SUM = 32;
 const FLOAT_COUNTS = 64;
+/** A native histogram's grid follows its buckets: schema, zero threshold. */
+const NATIVE = 128;
 
 function lengthOf(m: Metric): number {
   let n = 1;
@@ -77,6 +79,7 @@ function lengthOf(m: Metric): number {
   if (m.timestampMs !== undefined) n++;
   const agg = m.summary ?? m.histogram;
   if (agg) n += 3 + 2 * (m.summary ? m.summary.quantiles.length : m.histogram!.buckets.length);
+  if (m.histogram?.native) n += 2;
   return n;
 }
 
@@ -123,6 +126,11 @@ export function packNumbers(metrics: readonly Metric[]): Float64Array {
           out[at++] = b.upperBound;
           out[at++] = b.count;
         }
+        if (h!.native) {
+          flags |= NATIVE;
+          out[at++] = h!.native.schema;
+          out[at++] = h!.native.zeroThreshold;
+        }
       }
     }
     out[flagsAt] = flags;
@@ -155,6 +163,10 @@ export function unpackMetrics(numbers: Float64Array, labels: readonly (readonly 
         m.histogram = { buckets, floatCounts: (flags & FLOAT_COUNTS) !== 0 };
         if (flags & COUNT) m.histogram.count = count;
         if (flags & SUM) m.histogram.sum = sum;
+        if (flags & NATIVE) {
+          m.histogram.native = { schema: numbers[at], zeroThreshold: numbers[at + 1] };
+          at += 2;
+        }
       }
     }
     out[i] = m;

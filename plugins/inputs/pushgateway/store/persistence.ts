@@ -59,7 +59,7 @@ function writeMetric(m: Metric): unknown {
       ? { summary: { count: m.summary.count === undefined ? undefined : num(m.summary.count), sum: m.summary.sum === undefined ? undefined : num(m.summary.sum), q: m.summary.quantiles.map((q) => [num(q.quantile), num(q.value)]) } }
       : {}),
     ...(m.histogram
-      ? { histogram: { count: m.histogram.count === undefined ? undefined : num(m.histogram.count), sum: m.histogram.sum === undefined ? undefined : num(m.histogram.sum), float: m.histogram.floatCounts, b: m.histogram.buckets.map((b) => [num(b.upperBound), num(b.count)]) } }
+      ? { histogram: { count: m.histogram.count === undefined ? undefined : num(m.histogram.count), sum: m.histogram.sum === undefined ? undefined : num(m.histogram.sum), float: m.histogram.floatCounts, b: m.histogram.buckets.map((b) => [num(b.upperBound), num(b.count)]), ...(m.histogram.native ? { native: [m.histogram.native.schema, num(m.histogram.native.zeroThreshold)] } : {}) } }
       : {}),
   };
 }
@@ -86,6 +86,10 @@ function readMetric(v: unknown, where: string): Metric {
       return { upperBound: readNum(pair[0], `${where}.histogram.b[${i}]`), count: readNum(pair[1], `${where}.histogram.b[${i}]`) };
     });
     m.histogram = { count: optNum(h.count, `${where}.histogram.count`), sum: optNum(h.sum, `${where}.histogram.sum`), buckets, floatCounts: h.float === true };
+    if (h.native !== undefined) {
+      const grid = arr(h.native, `${where}.histogram.native`);
+      m.histogram.native = { schema: readNum(grid[0], `${where}.histogram.native[0]`), zeroThreshold: readNum(grid[1], `${where}.histogram.native[1]`) };
+    }
   }
   return m;
 }
