@@ -8,6 +8,7 @@ import type { MetricFamily } from "../../plugins/formats/prometheus/model.ts";
 import { parseBody } from "../../plugins/formats/prometheus/parse.ts";
 import { parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
 import { canonicalGrouping, GroupStore } from "../../plugins/inputs/pushgateway/store/store.ts";
+import { gather } from "../../plugins/inputs/pushgateway/store/gather.ts";
 import { encodeFamilies } from "../support/protobuf.ts";
 import { packNumbers, unpackMetrics } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
 import { deserialize, serialize } from "../../plugins/inputs/pushgateway/store/persistence.ts";
@@ -204,5 +205,23 @@ describe("aggregate: native histograms", () => {
     const restored = new GroupStore({ consistency_check: true, reject_timestamps: false, max_groups: 0 });
     deserialize(serialize(store), restored);
     expect(restored.get(grouping.key)!.families.get("lat")!.family.metrics[0].histogram!.native).to.deep.equal(grid);
+  });
+});
+
+describe("aggregate: the scrape marks aggregated groups", () => {
+  it("serves pushkit_pushgateway_aggregated_group with the group's labels and its rule, for aggregated groups only", () => {
+    const store = new GroupStore({ consistency_check: true, reject_timestamps: false, max_groups: 0 });
+    store.apply({ replaceAll: false, grouping: new Map([["job", "fn-a"]]), families: text("# TYPE c counter\nc 1\n"), timeMs: 1 });
+    store.apply({ replaceAll: false, grouping: new Map([["job", "other"], ["aggregate_rule", "x"]]), families: text("# TYPE d counter\nd 1\n"), timeMs: 1 });
+    const rules = rule();
+    const families = gather(store.all(), [], (g) => rules.ruleForGroup(g.labels)?.id);
+    const marker = families.find((f) => f.name === "pushkit_pushgateway_aggregated_group")!;
+    expect(marker.metrics).to.deep.equal([{ labels: ["aggregate_rule", "1", "instance", "", "job", "fn-a"], value: 1 }]);
+    expect(gather(store.all()).some((f) => f.name === "pushkit_pushgateway_aggregated_group")).to.equal(false);
+  });
+
+  it("refuses a push of the marker's name", () => {
+    const store = new GroupStore({ consistency_check: true, reject_timestamps: false, max_groups: 0 });
+    expect(() => store.apply({ replaceAll: false, grouping: new Map([["job", "x"]]), families: text("pushkit_pushgateway_aggregated_group 1\n"), timeMs: 1 })).to.throw("is kept by the store itself for aggregated groups");
   });
 });

@@ -115,7 +115,7 @@ export function apiRoutes(o: ApiOptions, input: InputContext, groups: Groups, ru
 
   input.http.route(["GET", "HEAD"], `${p}/metrics`, async (ctx) => {
     const format = negotiate(ctx.get("Accept") || undefined);
-    const families = gather(groups.store.all(), await ownFamilies(input.metrics));
+    const families = gather(groups.store.all(), await ownFamilies(input.metrics), rules.size > 0 ? (g) => rules.ruleForGroup(g.labels)?.id : undefined);
     ctx.type = CONTENT_TYPES[format];
     ctx.body = render(families, format);
   }, { access: "read" });

@@ -12,6 +12,9 @@ export const PUSH_TIME = "push_time_seconds";
 export const PUSH_FAILURE_TIME = "push_failure_time_seconds";
 export const PUSH_TIME_HELP = "Last Unix time when changing this group in the Pushgateway succeeded.";
 export const PUSH_FAILURE_TIME_HELP = "Last Unix time when changing this group in the Pushgateway failed.";
+/** Served for every group an aggregate rule adds pushes into (not by the reference). */
+export const AGGREGATED = "pushkit_pushgateway_aggregated_group";
+export const AGGREGATED_HELP = "1 for a group whose pushes are added up by an aggregate rule; aggregate_rule is the rule's number.";
 
 /**
  * A family as the store keeps it. Its metrics are built when first read (a scrape, the API,
@@ -536,6 +539,7 @@ export class GroupStore {
       // values in silence; a push that cannot be kept as sent is refused instead.
       if (reserved.has(f.name)) throw new InconsistentPushError(`metric family ${JSON.stringify(f.name)} is one of the agent's own metrics`);
       if (OWN_TYPES.has(f.name)) throw new InconsistentPushError(`metric family ${JSON.stringify(f.name)} is kept by the store itself for every group`);
+      if (f.name === AGGREGATED) throw new InconsistentPushError(`metric family ${JSON.stringify(f.name)} is kept by the store itself for aggregated groups`);
     }
     if (!this.o.consistency_check) return;
     let pushedByName: Map<string, StoredFamily> | undefined;
