@@ -1,10 +1,11 @@
 // Entry point of `npm run bench`: the HTTP push benchmark, then what TLS and credentials cost a
-// push, then push latency against the number of stored groups, then the parser micro-benchmark
+// push, then what the pushgateway input's aggregating mode costs a push (aggregated against plain
+// pushes), then push latency against the number of stored groups, then the parser micro-benchmark
 // (text against Go's expfmt, then protobuf against text), then the end-to-end delivery benchmark
 // (agent -> sink -> real InfluxDB / Prometheus, durable against non-durable), then the goals,
 // printed and saved to .bench/results.json.
 //
-//   npx tsx scripts/bench/run.ts [--only http|security|groups|parser|formats|delivery] [--bodies small,medium,large]
+//   npx tsx scripts/bench/run.ts [--only http|security|aggregate|groups|parser|formats|delivery] [--bodies small,medium,large]
 //       [--duration 10 | small=10,medium=10,large=15] [--connections 4 | large=2]
 //       [--threads 1] [--warmup 2] [--parser-seconds 6] [--timeout 30]
 //       [--method PUT|POST] [--targets pushkit,reference] [--out FILE]
@@ -14,6 +15,7 @@
 //       [--group-fill-connections 4]
 //       [--security-configs plain,basic,https-basic,bearer,https-bearer] [--security-seconds 8]
 //       [--security-rounds 2] [--pin]
+//       [--aggregate-seconds 10] [--aggregate-rounds 2] [--aggregate-connections 16]
 //
 // Every numeric flag can also come from the environment (BENCH_DURATION,
 // BENCH_CONNECTIONS, ...); flags win. Exit status is non-zero only when the
@@ -36,6 +38,7 @@ import {
 import { BACKENDS, type BackendName } from './backends.ts';
 import type { DeliveryRun, DeliverySummary } from './delivery.ts';
 import type { HttpRatio, HttpRun } from './http.ts';
+import type { AggregateRatio, AggregateRun, AggregateSummary } from './aggregate.ts';
 import {
   SECURITY_CONFIGS,
   parseSecurityConfigs,
@@ -56,7 +59,7 @@ import { TARGETS, type TargetName } from './servers.ts';
 import { evaluateTargets, targetsReport } from './targets.ts';
 
 const HELP = `usage: npx tsx scripts/bench/run.ts [options]
-  --only http|security|groups|parser|formats|delivery  run one benchmark (default: all, in that order)
+  --only http|security|aggregate|groups|parser|formats|delivery  run one benchmark (default: all, in that order)
   --bodies LIST            bodies to use, from small,medium,large (default: all)
   --duration SPEC          wrk seconds: N for all, or small=10,medium=10,large=15 (env BENCH_DURATION)
   --connections SPEC       wrk connections: N or small=4,medium=4,large=2 (env BENCH_CONNECTIONS)
@@ -87,7 +90,12 @@ const HELP = `usage: npx tsx scripts/bench/run.ts [options]
   --security-configs LIST  from plain,basic,https-basic,bearer,https-bearer (bearer ones pushkit only; default: all, env BENCH_SECURITY_CONFIGS)
   --security-seconds S     measured wrk seconds per (round, target, config) (default 8, env BENCH_SECURITY_SECONDS)
   --security-rounds N      rounds, the second in reverse order; medians are reported (default 2, env BENCH_SECURITY_ROUNDS)
-  --pin                    servers under taskset -c 0, wrk under taskset -c 1 (env BENCH_PIN=1)`;
+  --pin                    servers under taskset -c 0, wrk under taskset -c 1 (env BENCH_PIN=1; also the aggregate benchmark)
+ aggregate (pushkit only: the small body merged into ONE aggregated group, an instance per push,
+ against plain pushes to one group of a job no rule matches; also uses --warmup, --threads, --timeout, --method, --pin):
+  --aggregate-seconds S    measured wrk seconds per (round, case) (default 10, env BENCH_AGGREGATE_SECONDS)
+  --aggregate-rounds N     rounds, the second in reverse order; medians are reported (default 2, env BENCH_AGGREGATE_ROUNDS)
+  --aggregate-connections N  wrk connections (default 16, env BENCH_AGGREGATE_CONNECTIONS)`;
 
 const DEFAULT_DURATION: Record<BodyName, number> = { small: 10, medium: 10, large: 15 };
 // The 100k-sample body is ~7.7 MB per push; fewer connections keep the
@@ -183,6 +191,9 @@ function options(argv: string[]) {
       'security-configs': { type: 'string' },
       'security-seconds': { type: 'string' },
       'security-rounds': { type: 'string' },
+      'aggregate-seconds': { type: 'string' },
+      'aggregate-rounds': { type: 'string' },
+      'aggregate-connections': { type: 'string' },
       pin: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -193,13 +204,14 @@ function options(argv: string[]) {
   }
   const env = process.env;
   const only = values.only;
-  const benches = ['http', 'security', 'groups', 'parser', 'formats', 'delivery'];
+  const benches = ['http', 'security', 'aggregate', 'groups', 'parser', 'formats', 'delivery'];
   if (only !== undefined && !benches.includes(only)) throw new Error(`--only must be one of ${benches.join(', ')}`);
   const method = (values.method ?? env.BENCH_METHOD ?? 'PUT').toUpperCase();
   if (method !== 'PUT' && method !== 'POST') throw new Error(`--method must be PUT or POST`);
   return {
     http: only === undefined || only === 'http',
     security: only === undefined || only === 'security',
+    aggregate: only === undefined || only === 'aggregate',
     groups: only === undefined || only === 'groups',
     parser: only === undefined || only === 'parser',
     formats: only === undefined || only === 'formats',
@@ -230,6 +242,9 @@ function options(argv: string[]) {
     securityConfigs: parseSecurityConfigs(values['security-configs'] ?? env.BENCH_SECURITY_CONFIGS ?? SECURITY_CONFIGS.join(',')),
     securitySeconds: positive(values['security-seconds'] ?? env.BENCH_SECURITY_SECONDS ?? '8', 'security seconds'),
     securityRounds: integer(values['security-rounds'] ?? env.BENCH_SECURITY_ROUNDS ?? '2', 'security rounds'),
+    aggregateSeconds: positive(values['aggregate-seconds'] ?? env.BENCH_AGGREGATE_SECONDS ?? '10', 'aggregate seconds'),
+    aggregateRounds: integer(values['aggregate-rounds'] ?? env.BENCH_AGGREGATE_ROUNDS ?? '2', 'aggregate rounds'),
+    aggregateConnections: integer(values['aggregate-connections'] ?? env.BENCH_AGGREGATE_CONNECTIONS ?? '16', 'aggregate connections'),
     pin: values.pin ?? (env.BENCH_PIN !== undefined && env.BENCH_PIN !== '' && env.BENCH_PIN !== '0'),
   };
 }
@@ -248,6 +263,10 @@ function timeBudgetS(o: Options): number {
   // per run: start (a TLS server too), probes, warm-up, run, in-flight timeout, stop
   if (o.security) {
     s += o.securityRounds * securityPairs(o.targets, o.securityConfigs).length * (60 + 30 + o.warmupS + o.securitySeconds + o.timeoutS + 20);
+  }
+  // per run: start, probes, warm-up, run, in-flight timeout, scrape, merge check (aggregated runs), stop
+  if (o.aggregate) {
+    s += o.aggregateRounds * 2 * (60 + 30 + o.warmupS + o.aggregateSeconds + o.timeoutS + 20) + o.aggregateRounds * (3 + o.timeoutS + 60);
   }
   // per run: start, fill, checks, warm-up, run, stop. The reference checks each push against
   // its whole store, so its fill grows with N squared (~40 us per stored group and push on this
@@ -286,6 +305,9 @@ async function main(): Promise<number> {
   let security: SecurityRun[] | undefined;
   let securityRatios: SecurityRatio[] | undefined;
   let securitySummary: SecuritySummary[] | undefined;
+  let aggregate: AggregateRun[] | undefined;
+  let aggregateSummary: AggregateSummary[] | undefined;
+  let aggregateRatio: AggregateRatio | undefined;
   let parser: ParserRun[] | undefined;
   let formats: FormatRun[] | undefined;
   let delivery: DeliveryRun[] | undefined;
@@ -327,6 +349,30 @@ async function main(): Promise<number> {
       sections.push(
         `== Security: TLS and credentials (wrk -c${o.connections.small}, ${o.method} /metrics/job/bench, small body, ` +
           `${o.securitySeconds} s per run, ${o.securityRounds} rounds${o.pin ? ', servers on core 0, wrk on core 1' : ', unpinned'}) ==\n${securityReport(security)}`,
+      );
+    }
+    if (o.aggregate) {
+      const a = await import('./aggregate.ts');
+      aggregate = await a.runAggregateBench({
+        body: smallBody,
+        bodyFile: bodyFiles.get('small')!,
+        rounds: o.aggregateRounds,
+        durationS: o.aggregateSeconds,
+        warmupS: o.warmupS,
+        connections: o.aggregateConnections,
+        threads: o.threads,
+        timeoutS: o.timeoutS,
+        method: o.method,
+        pin: o.pin,
+        log,
+      });
+      aggregateSummary = a.aggregateSummary(aggregate);
+      aggregateRatio = a.aggregateRatio(aggregate);
+      failed ||= aggregate.some((r) => r.error !== undefined);
+      sections.push(
+        `== Aggregating pushes: small body merged into one group vs plain pushes to one group (pushkit, wrk -c${o.aggregateConnections}, ` +
+          `${o.method}, rule ${a.AGGREGATE_RULE_ENV}, ${o.aggregateSeconds} s per run, ${o.aggregateRounds} rounds` +
+          `${o.pin ? ', server on core 0, wrk on core 1' : ', unpinned'}) ==\n${a.aggregateReport(aggregate)}`,
       );
     }
     if (o.groups) {
@@ -389,7 +435,7 @@ async function main(): Promise<number> {
     await stopAll();
   }
 
-  const targets = evaluateTargets(httpRatios, parser, formats, deliverySummary, groupsSummary?.growth);
+  const targets = evaluateTargets(httpRatios, parser, formats, deliverySummary, groupsSummary?.growth, aggregateRatio);
   if (targets.length > 0) sections.push(`== Goals (reported only; never fail the run) ==\n${targetsReport(targets)}`);
   console.log('\n' + sections.join('\n\n'));
 
@@ -404,6 +450,9 @@ async function main(): Promise<number> {
     security,
     securitySummary,
     securityRatios,
+    aggregate,
+    aggregateSummary,
+    aggregateRatio,
     parser,
     formats,
     delivery,

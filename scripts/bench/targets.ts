@@ -2,6 +2,7 @@
 // They are reported as PASS/MISS only: a miss is information for whoever
 // reads the report, never a reason for the benchmark to fail.
 
+import type { AggregateRatio } from './aggregate.ts';
 import type { DeliverySummary } from './delivery.ts';
 import type { GroupGrowth } from './groups.ts';
 import type { HttpRatio } from './http.ts';
@@ -29,6 +30,7 @@ export function evaluateTargets(
   formats?: FormatRun[],
   delivery?: DeliverySummary[],
   groups?: GroupGrowth[],
+  aggregate?: AggregateRatio,
 ): TargetCheck[] {
   const out: TargetCheck[] = [];
   if (http) {
@@ -45,6 +47,8 @@ export function evaluateTargets(
   // A push must not get slower as the store grows: p50 at the most groups within 1.5x of p50 at the fewest.
   const g = groups?.find((r) => r.target === 'pushkit');
   if (g) out.push(check(`groups: pushkit p50 at ${num(g.maxGroups)} groups vs at ${num(g.minGroups)}`, 1.5, g.p50Ratio, '<='));
+  // Merging a push into one aggregated group may cost, but keep 80 % of the pushes/s of a plain push to one group.
+  if (aggregate) out.push(check('aggregate small: pushes/s merged into one group vs plain pushes to one group', 0.8, aggregate.pushesPerS));
   return out;
 }
 

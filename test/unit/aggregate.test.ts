@@ -153,6 +153,9 @@ describe("aggregate: merging a push into its group", () => {
   it("with honor_timestamps keeps the latest timestamp", () => {
     const f = mergeAll(rule({ honor_timestamps: true }), "fn-a", [{ body: "# TYPE c counter\nc 1 2000\n" }, { body: "# TYPE c counter\nc 1 1000\n" }, { body: "# TYPE c counter\nc 1\n" }]);
     expect(f.get("c")!.metrics[0]).to.deep.include({ value: 3, timestampMs: 2000 });
+    // A gauge's "last" is the value of the latest timestamp, not of the latest push.
+    const g = mergeAll(rule({ honor_timestamps: true }), "fn-a", [{ body: "# TYPE g gauge\ng 5 2000\n" }, { body: "# TYPE g gauge\ng 7 1000\n" }]);
+    expect(g.get("g")!.metrics[0]).to.deep.include({ value: 5, timestampMs: 2000 });
   });
 
   it("leaves families the push does not name as they are, and returns only those it names", () => {

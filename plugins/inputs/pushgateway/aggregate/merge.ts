@@ -84,7 +84,8 @@ function combine(name: string, type: MetricType, mode: GaugeMode, before: Metric
       break;
     case "GAUGE":
     case "UNTYPED":
-      out.value = gauge(mode, before.value ?? 0, pushed.value ?? 0);
+      // With timestamps kept, "last" is the value of the latest timestamp, not of the latest push.
+      out.value = mode === "last" && (pushed.timestampMs ?? Infinity) < (before.timestampMs ?? -Infinity) ? before.value : gauge(mode, before.value ?? 0, pushed.value ?? 0);
       break;
     case "SUMMARY": {
       const a = before.summary ?? { quantiles: [] };

@@ -113,7 +113,7 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
           if (turn.waits) await turn.ready;
           let points = parsed.batch.size;
           try {
-            if (rule) points = await groups.merge(rule, target, parsed.families as MetricFamily[], received);
+            if (rule) points = await groups.merge(rule, target, parsed.families as MetricFamily[]);
             else await groups.push(ctx.method === "PUT", key.labels, parsed.families, parsed.batch, received);
           } catch (e) {
             throw storeError(e);

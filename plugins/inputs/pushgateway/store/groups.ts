@@ -88,6 +88,8 @@ export interface GroupsHooks {
 
 export class Groups {
   private readonly order = new KeyedSequencer();
+  /** Per aggregated group key, the time its last merge was stamped with (kept after a delete: a group made again goes on forward). */
+  private readonly lastMergeNs = new Map<string, bigint>();
   private ttlTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -137,8 +139,14 @@ export class Groups {
    * resulting values of the families it touched to the sinks: one monotonic series per
    * aggregated counter. All or nothing, as push(). Throws MergeError when it cannot be added.
    */
-  async merge(rule: AggregateRule, grouping: ReadonlyMap<string, string>, pushed: readonly MetricFamily[], receivedNs: bigint = nowNs()): Promise<number> {
+  async merge(rule: AggregateRule, grouping: ReadonlyMap<string, string>, pushed: readonly MetricFamily[]): Promise<number> {
     const canonical = canonicalGrouping(grouping);
+    // The merged values are stamped when merged, never earlier than the group's last merge and
+    // a millisecond after it at least (remote write carries ms): a push that waited its turn
+    // must not go back in time, nor two merges share a timestamp with different values.
+    const last = this.lastMergeNs.get(canonical.key) ?? 0n;
+    let receivedNs = nowNs();
+    if (receivedNs <= last) receivedNs = last + 1_000_000n;
     let merged: MetricFamily[];
     try {
       merged = mergePush(this.store.get(canonical.key)?.families, pushed, rule, canonical);
@@ -149,6 +157,7 @@ export class Groups {
     const { chunks, lines } = this.converter.lineProtocol(merged, grouping, receivedNs);
     const batch = PointBatch.fromLineProtocol(chunks, lines);
     await this.push(false, grouping, merged, batch, receivedNs);
+    this.lastMergeNs.set(canonical.key, receivedNs);
     return batch.size;
   }
 
