@@ -43,7 +43,7 @@ import type { Body } from './bodies.ts';
 import { div, median, mib, num, ratio, table } from './format.ts';
 import { cpuSeconds, peakRssKb, scratchDir, tail } from './proc.ts';
 import { startServer, type RunningServer } from './servers.ts';
-import { runWrk, type WrkOptions, type WrkResult } from './wrk.ts';
+import { runWrk, wrkFigures, type WrkOptions, type WrkResult } from './wrk.ts';
 
 export const AGGREGATE_CASES = ['aggregated', 'plain'] as const;
 export type AggregateCase = (typeof AGGREGATE_CASES)[number];
@@ -510,15 +510,7 @@ async function measure(c: AggregateCase, round: number, files: Files, o: Aggrega
     const cpuAfter = cpuSeconds(server.pid);
     run.peakRssKb = peakRssKb(server.pid);
     if (run.peakRssKb === undefined) throw new Error(`server process ${server.pid} died during the run\n${tail(server.logFile)}`);
-    run.requests = w.requests;
-    run.pushesPerS = (w.requests - w.non2xx) / w.durationS;
-    run.p50Ms = w.latencyMs.p50;
-    run.p90Ms = w.latencyMs.p90;
-    run.p99Ms = w.latencyMs.p99;
-    run.non2xx = w.non2xx;
-    run.non2xxByStatus = w.non2xxByStatus;
-    const se = w.socketErrors;
-    run.socketErrors = se.connect + se.read + se.write + se.timeout;
+    Object.assign(run, wrkFigures(w));
     if (cpuBefore !== undefined && cpuAfter !== undefined) run.serverCores = (cpuAfter - cpuBefore) / w.durationS;
     if (o.pin && run.wrkCpus !== '1') throw new Error(`wrk ran on cpus "${run.wrkCpus ?? 'unknown'}", not 1`);
     failIfNot2xx('measured run', w);

@@ -38,7 +38,7 @@ import { REPO_ROOT } from './bodies.ts';
 import { div, median, mib, num, ratio, table } from './format.ts';
 import { cpuSeconds, freePort, peakRssKb, scratchDir, spawnLogged, stop, tail } from './proc.ts';
 import type { TargetName } from './servers.ts';
-import { runWrk } from './wrk.ts';
+import { runWrk, wrkFigures } from './wrk.ts';
 
 export const SECURITY_CONFIGS = ['plain', 'basic', 'https-basic', 'bearer', 'https-bearer'] as const;
 export type SecurityConfig = (typeof SECURITY_CONFIGS)[number];
@@ -433,15 +433,7 @@ async function measure(
     const cpuAfter = cpuSeconds(server.pid);
     run.peakRssKb = peakRssKb(server.pid);
     if (run.peakRssKb === undefined) throw new Error(`server process ${server.pid} died during the run\n${tail(server.logFile)}`);
-    run.requests = w.requests;
-    run.pushesPerS = (w.requests - w.non2xx) / w.durationS;
-    run.p50Ms = w.latencyMs.p50;
-    run.p90Ms = w.latencyMs.p90;
-    run.p99Ms = w.latencyMs.p99;
-    run.non2xx = w.non2xx;
-    run.non2xxByStatus = w.non2xxByStatus;
-    const se = w.socketErrors;
-    run.socketErrors = se.connect + se.read + se.write + se.timeout;
+    Object.assign(run, wrkFigures(w));
     if (cpuBefore !== undefined && cpuAfter !== undefined) run.serverCores = (cpuAfter - cpuBefore) / w.durationS;
     run.sinkBytes = server.sinkBytes();
     if (w.non2xx > 0) {

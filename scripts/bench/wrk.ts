@@ -110,3 +110,27 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     text: stdout.split('\n').filter((l) => !l.startsWith(MARK)).join('\n').trimEnd(),
   };
 }
+
+/** What a push benchmark records of a measured run: 2xx pushes per second, latency, failures. */
+export function wrkFigures(w: WrkResult): {
+  requests: number;
+  pushesPerS: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  non2xxByStatus: Record<string, number>;
+  socketErrors: number;
+} {
+  const se = w.socketErrors;
+  return {
+    requests: w.requests,
+    pushesPerS: (w.requests - w.non2xx) / w.durationS,
+    p50Ms: w.latencyMs.p50,
+    p90Ms: w.latencyMs.p90,
+    p99Ms: w.latencyMs.p99,
+    non2xx: w.non2xx,
+    non2xxByStatus: w.non2xxByStatus,
+    socketErrors: se.connect + se.read + se.write + se.timeout,
+  };
+}
