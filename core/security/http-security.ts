@@ -11,7 +11,7 @@ import { ConfigError } from "../options.ts";
 import type { Access } from "../plugin.ts";
 import { Authenticator, makeUsers } from "./authenticator.ts";
 import { BrowserPolicy } from "./browser.ts";
-import { CredentialsFileError, parseTokensFile, parseUsersFile, SCOPES, type Scopes } from "./credentials.ts";
+import { parseTokensFile, parseUsersFile, SCOPES, type Scopes } from "./credentials.ts";
 import { FileReloader } from "./file-reloader.ts";
 import { clientAddress, RateLimiter } from "./rate-limit.ts";
 import { describeCertificate, secureContextOptions, tlsFiles, type TlsFileOptions } from "./tls.ts";
@@ -38,11 +38,6 @@ export function checkSecurityOptions(o: SecurityOptions): void {
   if (o.rate_limit_burst > 0 && o.rate_limit === 0) throw new ConfigError("[http] rate_limit_burst is set but rate_limit is 0 (no limit)");
 }
 
-function fileError(what: string, e: unknown): ConfigError {
-  const reason = e instanceof CredentialsFileError ? e.message : (e as Error).message;
-  return new ConfigError(`[http] ${what}: ${reason}`);
-}
-
 function scopeSummary(scopes: Scopes[]): string {
   return SCOPES.map((s) => `${s}: ${scopes.filter((x) => x.has(s)).length}`).join(", ");
 }
@@ -54,7 +49,6 @@ export class HttpSecurity {
   readonly requireClientCert: boolean;
   /** The context options the server starts with, when TLS is on. */
   tls: tls.SecureContextOptions | undefined;
-  private tlsWatcher: FileReloader<tls.SecureContextOptions> | undefined;
   private readonly watchers: FileReloader<unknown>[] = [];
   /** Where a reloaded TLS context goes: the server, once it exists. */
   onTlsChange: ((options: tls.SecureContextOptions) => void) | undefined;
@@ -75,49 +69,37 @@ export class HttpSecurity {
   async load(): Promise<void> {
     const o = this.o;
     if (o.tls_cert_file) {
-      this.tlsWatcher = new FileReloader(
-        "TLS certificate and key",
-        tlsFiles(o),
-        (contents) => secureContextOptions(o, contents),
-        (options) => {
-          const first = this.tls === undefined;
-          this.tls = options;
-          if (!first) this.onTlsChange?.(options);
-        },
-        this.log,
-      );
-      try {
-        await this.tlsWatcher.load();
-        this.summary.push(`TLS on (minimum ${o.tls_min_version}): ${describeCertificate(this.tls!.cert as Buffer)}${this.requireClientCert ? "; client certificates required" : ""}`);
-      } catch (e) {
-        throw fileError("tls_cert_file/tls_key_file", e);
-      }
-      this.watchers.push(this.tlsWatcher as FileReloader<unknown>);
+      await this.watch("tls_cert_file/tls_key_file", "TLS certificate and key", tlsFiles(o), (contents) => secureContextOptions(o, contents), (options) => {
+        const first = this.tls === undefined;
+        this.tls = options;
+        if (!first) this.onTlsChange?.(options);
+      });
+      this.summary.push(`TLS on (minimum ${o.tls_min_version}): ${describeCertificate(this.tls!.cert as Buffer)}${this.requireClientCert ? "; client certificates required" : ""}`);
     }
     if (o.bearer_tokens_file) {
-      const w = new FileReloader("bearer tokens", [o.bearer_tokens_file], ([text]) => parseTokensFile(text.toString("utf8"), o.bearer_tokens_file), (t) => (this.auth.tokens = t), this.log);
-      try {
-        await w.load();
-      } catch (e) {
-        throw fileError("bearer_tokens_file", e);
-      }
+      const file = o.bearer_tokens_file;
+      await this.watch("bearer_tokens_file", "bearer tokens", [file], ([text]) => parseTokensFile(text.toString("utf8"), file), (t) => (this.auth.tokens = t));
       this.summary.push(`bearer tokens: ${this.auth.tokens!.length} (${scopeSummary(this.auth.tokens!.map((t) => t.scopes))})`);
-      this.watchers.push(w as FileReloader<unknown>);
     }
     if (o.basic_auth_users_file) {
       const file = o.basic_auth_users_file;
-      const w = new FileReloader("basic-auth users", [file], ([text]) => makeUsers(parseUsersFile(text.toString("utf8"), file)), (u) => (this.auth.users = u), this.log);
-      try {
-        await w.load();
-      } catch (e) {
-        throw fileError("basic_auth_users_file", e);
-      }
+      await this.watch("basic_auth_users_file", "basic-auth users", [file], ([text]) => makeUsers(parseUsersFile(text.toString("utf8"), file)), (u) => (this.auth.users = u));
       const users = [...this.auth.users!.entries.values()];
       this.summary.push(`basic-auth users: ${users.length} (${scopeSummary(users.map((u) => u.scopes))})`);
-      this.watchers.push(w as FileReloader<unknown>);
     }
     if (!this.auth.configured) this.summary.push("no credentials: every client may push, read and delete (set bearer_tokens_file or basic_auth_users_file)");
     if (this.limiter) this.summary.push(`push rate limit: ${this.limiter.rate}/s per client address, burst ${this.limiter.burst}`);
+  }
+
+  /** Loads files once (a failure names the option and stops the start), then keeps them in step. */
+  private async watch<T>(option: string, what: string, files: string[], build: (contents: Buffer[]) => Promise<T> | T, apply: (value: T) => void): Promise<void> {
+    const w = new FileReloader(what, files, build, apply, this.log);
+    try {
+      await w.load();
+    } catch (e) {
+      throw new ConfigError(`[http] ${option}: ${(e as Error).message}`);
+    }
+    this.watchers.push(w as FileReloader<unknown>);
   }
 
   /** What is protected and how, without any secret: for check-config and the start-up log. */
