@@ -7,8 +7,8 @@
 import { expect } from "chai";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
-import { parseText, TextParseError } from "../../plugins/formats/prometheus/parse-text.ts";
+import { TextParseError, type Metric, type MetricFamily } from "../../plugins/formats/prometheus/model.ts";
+import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 import { conformanceDir } from "../support/conformance.ts";
 
 

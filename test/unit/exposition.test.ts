@@ -4,13 +4,16 @@
 // our own parsers.
 import { expect } from "chai";
 import { Gauge, Registry } from "prom-client";
-import { negotiate } from "../../plugins/formats/prometheus/mediatypes.ts";
+import { negotiate as negotiateScrape } from "../../plugins/formats/prometheus/mediatypes.ts";
+
+const negotiate = (accept: string | undefined) => negotiateScrape(accept).format;
 import { renderOpenMetrics, renderProtobuf, renderText } from "../../plugins/formats/prometheus/write.ts";
 import { gather } from "../../plugins/inputs/pushgateway/store/gather.ts";
 import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
 import { parseOpenMetrics } from "../../plugins/formats/prometheus/parse-openmetrics.ts";
 import { ownFamilies } from "../../plugins/inputs/pushgateway/own-metrics.ts";
-import { MetricFamilyMessage, parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
+import { MetricFamilyMessage } from "../../plugins/formats/prometheus/metrics-proto.ts";
+import { parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
 import { GroupStore } from "../../plugins/inputs/pushgateway/store/store.ts";
 import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 

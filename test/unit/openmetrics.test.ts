@@ -3,9 +3,8 @@
 // every rule of the format with the exact error message and line number.
 import { expect } from "chai";
 import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
-import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
+import { TextParseError, type Metric, type MetricFamily } from "../../plugins/formats/prometheus/model.ts";
 import { OpenMetricsParseError, parseOpenMetrics } from "../../plugins/formats/prometheus/parse-openmetrics.ts";
-import { TextParseError } from "../../plugins/formats/prometheus/parse-text.ts";
 
 // ---- Helpers ---------------------------------------------------------------------------------
 

@@ -235,6 +235,21 @@ describe("protobuf parser", () => {
     expect(parseProtobuf(encodeFamilies({ name: "a", type: 0 }))).to.deep.equal([{ name: "a", type: "COUNTER", metrics: [] }]);
   });
 
+  describe("UTF-8 names (any valid UTF-8, as the reference and Prometheus 3)", () => {
+    it("takes dotted and non-ASCII metric and label names as they are", () => {
+      const [f] = parseProtobuf(encodeFamilies({ name: "pb.dotted", type: 1, metric: [{ label: [{ name: "my.label", value: "v" }, { name: "Björn", value: "x" }], gauge: { value: 1 } }] }));
+      expect(f.name).to.equal("pb.dotted");
+      expect(f.metrics[0].labels).to.deep.equal(["my.label", "v", "Björn", "x"]);
+      const [g] = parseProtobuf(encodeFamilies({ name: "a-b", type: 1, metric: [{ label: [{ name: "x-y", value: "1" }], gauge: { value: 1 } }] }));
+      expect([g.name, g.metrics[0].labels[0]]).to.deep.equal(["a-b", "x-y"]);
+    });
+
+    it("refuses a name that is not valid UTF-8", () => {
+      // field 1 (name), length 2, bytes 0xc3 0x28.
+      expect(failure(Buffer.from([4, 0x0a, 2, 0xc3, 0x28])).message).to.match(/not valid UTF-8$/);
+    });
+  });
+
   describe("refuses", () => {
     const two = encodeFamilies({ name: "first", type: 1, metric: [{ gauge: { value: 1 } }] }, { name: "second", type: 1, metric: [{ gauge: { value: 2 } }] });
     const firstLength = two[0] + 1;
@@ -262,11 +277,10 @@ describe("protobuf parser", () => {
       expect(failure(Buffer.from([4, 0x0a, 2, 0xc3, 0x28])).message).to.equal("protobuf parsing error at byte 0: invalid MetricFamily message (4 bytes): string at byte 3 is not valid UTF-8");
     });
 
-    it("invalid metric and label names, duplicate labels", () => {
+    it("empty metric and label names, reserved label names, duplicate labels", () => {
       expect(failure(encodeFamilies({ name: "", type: 1 })).message).to.equal('protobuf parsing error at byte 0: invalid metric name ""');
-      expect(failure(encodeFamilies({ name: "a-b", type: 1 })).message).to.equal('protobuf parsing error at byte 0: invalid metric name "a-b"');
       const labels = (label: { name: string; value: string }[]) => failure(encodeFamilies({ name: "a", type: 1, metric: [{ label, gauge: { value: 1 } }] })).message;
-      expect(labels([{ name: "x-y", value: "1" }])).to.equal('protobuf parsing error at byte 0: metric "a" {x-y="1"}: invalid label name "x-y"');
+      expect(labels([{ name: "", value: "1" }])).to.equal('protobuf parsing error at byte 0: metric "a" {="1"}: invalid label name ""');
       expect(labels([{ name: "__x", value: "1" }])).to.equal('protobuf parsing error at byte 0: metric "a" {__x="1"}: invalid label name "__x"');
       expect(labels([{ name: "x", value: "1" }, { name: "x", value: "2" }])).to.equal('protobuf parsing error at byte 0: metric "a" {x="1",x="2"}: label "x" appears twice');
     });

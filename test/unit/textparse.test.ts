@@ -7,8 +7,8 @@
 // same inputs. Where a newer expfmt differs from the old one (HELP's \" escape, quoted names),
 // the comment says which behaviour is asserted and why.
 import { expect } from "chai";
-import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
-import { parseText, TextParseError } from "../../plugins/formats/prometheus/parse-text.ts";
+import { TextParseError, type Metric, type MetricFamily } from "../../plugins/formats/prometheus/model.ts";
+import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 
 // ---- Helpers ---------------------------------------------------------------------------------
 

@@ -26,19 +26,28 @@ export interface Names {
 
 /**
  * measurement_name, else the job (job_as_measurement), else the metric name split at its
- * first "_" after leading underscores: "etcd_write_bytes_total" -> etcd / write_bytes_total.
+ * first "_" or "." after leading underscores: "etcd_write_bytes_total" -> etcd /
+ * write_bytes_total, and a dotted (OpenTelemetry-style, UTF-8) name alike:
+ * "http.server.request.duration" -> http / server.request.duration. Other characters are kept
+ * as they are: line protocol escapes what it must.
  */
 export function names(metric: string, job: string, o: NamingOptions): Names {
   if (o.measurement_name !== "") return { measurement: o.measurement_name, field: metric };
   if (o.job_as_measurement) return { measurement: job, field: metric };
   const bare = metric.replace(/^_+/, "");
   if (bare.length <= 1) return { measurement: "unknown", field: "unknown" };
-  const cut = bare.indexOf("_");
+  const cut = firstSeparator(bare);
   if (cut < 0) return { measurement: bare, field: bare };
   const measurement = bare.slice(0, cut);
   const rest = bare.slice(cut + 1);
   if (rest === "") return { measurement, field: measurement };
   return { measurement, field: o.keep_exist_metric_name ? bare : rest };
+}
+
+function firstSeparator(name: string): number {
+  const underscore = name.indexOf("_");
+  const dot = name.indexOf(".");
+  return dot < 0 ? underscore : underscore < 0 ? dot : Math.min(underscore, dot);
 }
 
 /** Line protocol cannot carry NaN or infinities. */

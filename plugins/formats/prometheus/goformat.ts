@@ -1,4 +1,5 @@
-// Go's spellings, where clients and error messages expect them: %q quoting and %g floats.
+// Go's spellings, where clients and error messages expect them: %q quoting and %g floats; and
+// Go's reading of floats (strconv.ParseFloat), as the text parsers take them.
 
 const SIMPLE_ESCAPES: Record<number, string> = { 7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v", 92: "\\\\" };
 
@@ -87,4 +88,21 @@ export function formatGoFloat(v: number): string {
     out = digits.slice(0, exp + 1) + "." + digits.slice(exp + 1);
   }
   return neg ? "-" + out : out;
+}
+
+const DECIMAL_FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const SPECIAL_FLOAT = /^(?:[+-]?inf(?:inity)?|nan)$/i;
+
+/** Parses a float the way Go's strconv.ParseFloat does (no hex, no underscores); NaN-safe undefined on error. */
+export function parseGoFloat(s: string): number | undefined {
+  if (DECIMAL_FLOAT.test(s)) {
+    const v = Number(s);
+    // Go reports overflow to infinity as a range error.
+    return Number.isFinite(v) ? v : undefined;
+  }
+  if (SPECIAL_FLOAT.test(s)) {
+    const l = s.toLowerCase();
+    return l === "nan" ? NaN : l.startsWith("-") ? -Infinity : Infinity;
+  }
+  return undefined;
 }

@@ -56,11 +56,41 @@ export interface MetricFamily {
   metrics: Metric[];
 }
 
-/**
- * A legacy Prometheus label name, as Go's model.LabelNameRE. Names starting with "__" are
- * reserved: where they are refused, the caller checks that too.
- */
+// ---- names ----
+// Prometheus 3 allows any non-empty UTF-8 string as a metric or label name; the legacy rules are
+// what text 0.0.4 without quoting can carry, and what a scraper that asked for no escaping
+// scheme gets. These are the one place the rules are written.
+
+/** A legacy Prometheus label name, as Go's model.LabelNameRE. */
 export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** A legacy Prometheus metric name: a label name that may also hold ":". */
+export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/**
+ * Which names a parser accepts: "legacy" (the rules above) or "utf8" (any non-empty string; the
+ * parsers have already refused invalid UTF-8 bytes). Names starting with "__" are reserved for
+ * labels either way: where they are refused, the caller checks that too.
+ */
+export type NameValidation = "legacy" | "utf8";
+
+export function isMetricName(name: string, validation: NameValidation): boolean {
+  return validation === "utf8" ? name.length > 0 : METRIC_NAME.test(name);
+}
+
+export function isLabelName(name: string, validation: NameValidation): boolean {
+  return validation === "utf8" ? name.length > 0 : LABEL_NAME.test(name);
+}
+
+/** What a parser may be told about the body beyond its bytes. */
+export interface ParseOptions {
+  /** Quoted UTF-8 names in the text formats (protobuf carries any UTF-8 name regardless). */
+  names?: NameValidation;
+}
+
+/** The parse options of an input that has an enable_utf8_names switch. */
+export function parseOptions(o: { enable_utf8_names: boolean }): Required<ParseOptions> {
+  return { names: o.enable_utf8_names ? "utf8" : "legacy" };
+}
 
 export function isHistogramType(t: MetricType | undefined): boolean {
   return t === "HISTOGRAM" || t === "GAUGE_HISTOGRAM";
@@ -68,6 +98,19 @@ export function isHistogramType(t: MetricType | undefined): boolean {
 
 /** A body that no parser accepts: answered 400 with this message, nothing of the push kept. */
 export class BodyParseError extends Error {}
+
+/** A parse error of a line-based text format: "<format> parsing error in line N: <detail>". */
+export class TextParseError extends BodyParseError {
+  constructor(
+    readonly line: number,
+    readonly detail: string,
+    /** How the message names the format: the reference says "text format". */
+    format = "text format",
+  ) {
+    super(`${format} parsing error in line ${line}: ${detail}`);
+    this.name = "TextParseError";
+  }
+}
 
 /**
  * The first n entries of labels as an array of their own. Literals of the usual sizes are

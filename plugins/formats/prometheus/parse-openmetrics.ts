@@ -11,9 +11,9 @@
 //
 // The first error ends parsing; its message names the line and quotes the offending token.
 import { isUtf8 } from "node:buffer";
-import type { Metric, MetricFamily, MetricType } from "./model.ts";
-import { goQuote, goQuoteBytes } from "./goformat.ts";
-import { parseGoFloat, TextParseError } from "./parse-text.ts";
+import { FamilyBuilder } from "./family-builder.ts";
+import { goQuote, goQuoteBytes, parseGoFloat } from "./goformat.ts";
+import { isLabelName, isMetricName, TextParseError, type Metric, type MetricFamily, type MetricType, type NameValidation, type ParseOptions } from "./model.ts";
 
 export class OpenMetricsParseError extends TextParseError {
   constructor(line: number, detail: string) {
@@ -110,7 +110,10 @@ function parseNumber(s: string): number | undefined {
   return Number.isFinite(v) ? v : undefined;
 }
 
-/** le and quantile values repeat on nearly every line of a histogram or summary. */
+/**
+ * le and quantile values repeat on nearly every line of a histogram or summary. A cache shared
+ * across bodies, not state: a value parses the same whatever body it is in.
+ */
 const labelFloats = new Map<string, number | undefined>();
 function labelFloat(s: string): number | undefined {
   let v = labelFloats.get(s);
@@ -137,24 +140,6 @@ function labelIndex(labels: string[], name: string): number {
   return -1;
 }
 
-function sameLabels(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Order-independent key of a label set; length prefixes keep it unambiguous. */
-function signature(labels: string[]): string {
-  if (labels.length === 0) return "";
-  const pairs: string[] = [];
-  for (let k = 0; k < labels.length; k += 2) {
-    const name = labels[k], value = labels[k + 1];
-    pairs.push(`${name.length}:${name}${value.length}:${value}`);
-  }
-  if (pairs.length > 1) pairs.sort();
-  return pairs.join("");
-}
-
 /** A label set for messages: {a="1",b="2"}. */
 function labelsText(labels: string[]): string {
   const parts: string[] = [];
@@ -171,9 +156,11 @@ function q(s: string): string {
   return goQuote(s.slice(0, cut)) + "...";
 }
 
-/** One summary or histogram metric: its samples, wherever they are in the family. */
+/** One summary or histogram metric, with what checking its samples, wherever they are in the family, needs. */
 interface Group {
   metric: Metric;
+  /** The metric's labels, for the family builder. */
+  readonly labels: readonly string[];
   /** The last line that added to it (for a missing +Inf bucket, found when the family ends). */
   line: number;
   prevLe: number;
@@ -185,23 +172,30 @@ interface Group {
   countText: string;
 }
 
-interface Family {
-  /** The name as exposed in metadata (a counter "x" has the samples "x_total"). */
-  name: string;
-  type: OMType;
-  hasType: boolean;
-  hasHelp: boolean;
-  hasUnit: boolean;
-  sampled: boolean;
-  startLine: number;
-  out: MetricFamily;
-  groups: Map<string, Group> | undefined;
-  last: Group | undefined;
+function newGroup(metric: Metric): Group {
+  return { metric, labels: metric.labels, line: 0, prevLe: -Infinity, prevLeText: "", prevCount: 0, inf: undefined, infText: "", countText: "" };
+}
+
+/** A family being built (its `family` is what the parser returns), and what the parser knows of it. */
+class Family extends FamilyBuilder<Group> {
+  type: OMType = "unknown";
+  hasType = false;
+  hasHelp = false;
+  hasUnit = false;
+  sampled = false;
   /** The last sample name seen and its kind: consecutive lines mostly repeat the name. */
-  lastName: string;
-  lastKind: number;
+  lastName = "";
+  lastKind = -1;
   /** Suffixed sample names already checked against other families' names, by kind. */
-  checked: number;
+  checked = 0;
+
+  constructor(
+    /** The name as exposed in metadata (a counter "x" has the samples "x_total"). */
+    readonly name: string,
+    readonly startLine: number,
+  ) {
+    super(name, "UNTYPED", newGroup);
+  }
 }
 
 class OpenMetricsParser {
@@ -216,8 +210,15 @@ class OpenMetricsParser {
   private cur: Family | undefined;
   /** The kind of the current sample within its family, as resolveSample found it. */
   private kind = BARE;
+  /** The string a quoted token held (quoted() leaves it here). */
+  private quotedText = "";
+  /** A metric name found inside a sample's label set (the UTF-8 form `{"name",...}`). */
+  private nameInLabels: string | undefined;
 
-  constructor(body: Buffer) {
+  constructor(
+    body: Buffer,
+    private readonly names: NameValidation,
+  ) {
     if (isUtf8(body)) {
       this.text = body.toString("utf8");
       return;
@@ -249,7 +250,7 @@ class OpenMetricsParser {
       const end = nl < 0 ? n : nl;
       if (end - pos === 5 && text.startsWith("# EOF", pos)) {
         this.eof(nl < 0 ? n : nl + 1);
-        return this.families.map((f) => f.out);
+        return this.families.map((f) => f.family);
       }
       this.parseLine(pos, end);
       pos = end + 1;
@@ -319,21 +320,7 @@ class OpenMetricsParser {
 
   private newFamily(name: string): Family {
     if (this.cur) this.close(this.cur);
-    const fam: Family = {
-      name,
-      type: "unknown",
-      hasType: false,
-      hasHelp: false,
-      hasUnit: false,
-      sampled: false,
-      startLine: this.line,
-      out: { name, type: "UNTYPED", metrics: [] },
-      groups: undefined,
-      last: undefined,
-      lastName: "",
-      lastKind: -1,
-      checked: 0,
-    };
+    const fam = new Family(name, this.line);
     this.families.push(fam);
     this.byName.set(name, fam);
     this.cur = fam;
@@ -342,8 +329,8 @@ class OpenMetricsParser {
 
   /** Ends a family: every histogram needs its +Inf bucket, and exposed names must be unique. */
   private close(fam: Family): void {
-    if (fam.groups && (fam.type === "histogram" || fam.type === "gaugehistogram")) {
-      for (const g of fam.groups.values()) {
+    if (fam.type === "histogram" || fam.type === "gaugehistogram") {
+      for (const g of fam.groups()) {
         if (g.inf === undefined) {
           throw new OpenMetricsParseError(
             g.line,
@@ -352,7 +339,7 @@ class OpenMetricsParser {
         }
       }
     }
-    const outName = fam.out.name;
+    const outName = fam.family.name;
     if (this.outNames.has(outName)) {
       throw new OpenMetricsParseError(
         fam.startLine,
@@ -360,6 +347,7 @@ class OpenMetricsParser {
       );
     }
     this.outNames.add(outName);
+    fam.finish();
   }
 
   /** The family a metadata line is about: the current one, or a new one. */
@@ -432,18 +420,18 @@ class OpenMetricsParser {
     i++;
     const ns = i;
     const c0 = text.charCodeAt(i);
-    if (c0 < 128 && METRIC_START[c0]) {
-      i++;
-      while (i < le) {
-        const c = text.charCodeAt(i);
-        if (c >= 128 || !METRIC_CONT[c]) break;
-        i++;
-      }
+    let name: string;
+    if (c0 === QUOTE) {
+      i = this.quoted(i, le, "metric name");
+      name = this.checkedName(this.quotedText, true);
+      if (i < le && text.charCodeAt(i) !== SP) this.fail(`expected a blank after the quoted metric name ${goQuote(name)}, found ${this.found(i, le)}`);
+    } else {
+      i = this.legacyName(i, le);
+      if (i === ns && c0 === SP) this.fail(`expected a single blank before the metric name, found more`);
+      if (i === ns && ns >= le) this.blankError(ns, le);
+      if (i === ns || (i < le && text.charCodeAt(i) !== SP)) this.fail(`invalid metric name ${q(this.tokenAt(ns, le))}`);
+      name = text.slice(ns, i);
     }
-    if (i === ns && c0 === SP) this.fail(`expected a single blank before the metric name, found more`);
-    if (i === ns && ns >= le) this.blankError(ns, le);
-    if (i === ns || (i < le && text.charCodeAt(i) !== SP)) this.fail(`invalid metric name ${q(this.tokenAt(ns, le))}`);
-    const name = text.slice(ns, i);
     const fam = this.metadataFamily(name);
     if (fam.sampled) this.fail(`${keyword} line for metric family ${goQuote(name)} after its samples`);
     // Where what follows the name (after one blank) starts; -1 when the line ends with the name.
@@ -452,7 +440,7 @@ class OpenMetricsParser {
       case "HELP": {
         if (fam.hasHelp) this.fail(`second ${keyword} line for metric family ${goQuote(name)}`);
         fam.hasHelp = true;
-        fam.out.help = rest < 0 ? "" : this.helpText(rest, le);
+        fam.family.help = rest < 0 ? "" : this.helpText(rest, le);
         return;
       }
       case "TYPE": {
@@ -463,8 +451,8 @@ class OpenMetricsParser {
         if (type === undefined) this.fail(`unknown metric type ${q(typeText)}`);
         fam.hasType = true;
         fam.type = type;
-        fam.out.type = OUT_TYPE[type];
-        fam.out.name = type === "counter" ? name + "_total" : type === "info" ? name + "_info" : name;
+        fam.family.type = OUT_TYPE[type];
+        fam.family.name = type === "counter" ? name + "_total" : type === "info" ? name + "_info" : name;
         return;
       }
       default: {
@@ -510,28 +498,35 @@ class OpenMetricsParser {
     let i = ls;
     const c0 = text.charCodeAt(i);
     if (c0 === SP) this.fail("unexpected blank at the start of the line");
-    if (c0 === LBRACE) this.fail(`missing metric name before the label set ${q(this.tokenAt(ls, le))}`);
-    if (c0 < 128 && METRIC_START[c0]) {
-      i++;
-      while (i < le) {
-        const c = text.charCodeAt(i);
-        if (c >= 128 || !METRIC_CONT[c]) break;
-        i++;
-      }
+    // The name before the label set, plain or quoted, or (quoted) inside it.
+    let name: string | undefined;
+    if (c0 === QUOTE) {
+      i = this.quoted(i, le, "metric name");
+      name = this.checkedName(this.quotedText, true);
+    } else if (c0 !== LBRACE) {
+      i = this.legacyName(i, le);
+      const c = i < le ? text.charCodeAt(i) : -1;
+      if (i === ls || (c !== SP && c !== LBRACE && c !== -1)) this.fail(`invalid metric name ${q(this.tokenAt(ls, le, LBRACE))}`);
+      name = text.slice(ls, i);
     }
     const next = i < le ? text.charCodeAt(i) : -1;
-    if (i === ls || (next !== SP && next !== LBRACE && next !== -1)) this.fail(`invalid metric name ${q(this.tokenAt(ls, le, LBRACE))}`);
-    const name = text.slice(ls, i);
-    if (next === -1) this.fail(`missing value for sample ${goQuote(name)}`);
-    const fam = this.resolveSample(name);
-    const kind = this.kind;
+    if (name !== undefined && next !== SP && next !== LBRACE && next !== -1) this.fail(`expected a blank or "{" after the metric name ${goQuote(name)}, found ${this.found(i, le)}`);
+    if (name !== undefined && next === -1) this.fail(`missing value for sample ${goQuote(name)}`);
 
     const labels: string[] = [];
     if (next === LBRACE) {
-      i = this.readLabels(i, le, labels, true);
+      this.nameInLabels = undefined;
+      i = this.readLabels(i, le, labels, true, name);
+      if (name === undefined) {
+        name = this.nameInLabels;
+        if (name === undefined) this.fail(`missing metric name before the label set ${q(this.tokenAt(ls, le))}`);
+      }
       if (i >= le) this.fail(`missing value for sample ${goQuote(name)}`);
       if (text.charCodeAt(i) !== SP) this.fail(`expected a blank after the label set, found ${this.found(i, le)}`);
     }
+    if (name === undefined) this.fail(`missing metric name before the label set ${q(this.tokenAt(ls, le))}`);
+    const fam = this.resolveSample(name);
+    const kind = this.kind;
 
     // The value.
     let s = ++i;
@@ -615,13 +610,35 @@ class OpenMetricsParser {
    * Reads a label set at i ('{') into `out` as [name, value, ...] and returns the index
    * after its '}'. `metric` says whether it is a sample's (not an exemplar's) label set.
    */
-  private readLabels(i: number, le: number, out: string[], metric: boolean): number {
+  private readLabels(i: number, le: number, out: string[], metric: boolean, metricName?: string): number {
     const text = this.text;
     i++;
     if (i < le && text.charCodeAt(i) === RBRACE) return i + 1;
     for (;;) {
       const ns = i;
       let c = i < le ? text.charCodeAt(i) : -1;
+      if (c === QUOTE) {
+        i = this.quoted(i, le, "name");
+        const quotedName = this.quotedText;
+        c = i < le ? text.charCodeAt(i) : -1;
+        if (metric && (c === COMMA || c === RBRACE)) {
+          // A quoted metric name inside the braces.
+          if (metricName !== undefined || this.nameInLabels !== undefined) this.fail(`multiple metric names for metric ${goQuote(metricName ?? this.nameInLabels!)}`);
+          this.nameInLabels = this.checkedName(quotedName, true);
+          if (c === RBRACE) return i + 1;
+          i++;
+          continue;
+        }
+        if (c !== EQ) this.fail(`expected "=" after label name ${goQuote(quotedName)}, found ${this.found(i, le)}`);
+        i = this.labelPair(this.checkedName(quotedName, false), i, le, out, metric);
+        c = i < le ? text.charCodeAt(i) : -1;
+        if (c === COMMA) {
+          i++;
+          continue;
+        }
+        if (c === RBRACE) return i + 1;
+        this.endOfLabelError(c, quotedName, i, le);
+      }
       if (c >= 0 && c < 128 && LABEL_START[c]) {
         i++;
         while (i < le) {
@@ -644,26 +661,87 @@ class OpenMetricsParser {
         this.fail(`expected "=" after label name ${goQuote(text.slice(ns, i))}, found ${this.found(i, le)}`);
       }
       const name = text.slice(ns, i);
-      if (metric && name === "__name__") this.fail('label name "__name__" is reserved');
-      for (let k = 0; k < out.length; k += 2) {
-        if (out[k] === name) this.fail(`duplicate label name ${goQuote(name)}`);
-      }
-      i++;
-      if (i >= le || text.charCodeAt(i) !== QUOTE) {
-        if (i < le && text.charCodeAt(i) === SP) this.fail("blanks are not allowed in a label set");
-        this.fail(`expected '"' to start the value of label ${goQuote(name)}, found ${this.found(i, le)}`);
-      }
-      i = this.readLabelValue(i + 1, le, name, out);
+      i = this.labelPair(name, i, le, out, metric);
       c = i < le ? text.charCodeAt(i) : -1;
       if (c === COMMA) {
         i++;
         continue;
       }
       if (c === RBRACE) return i + 1;
-      if (c === SP) this.fail("blanks are not allowed in a label set");
-      if (c === -1) this.fail('missing "}" at the end of the label set');
-      this.fail(`expected "," or "}" after the value of label ${goQuote(name)}, found ${this.found(i, le)}`);
+      this.endOfLabelError(c, name, i, le);
     }
+  }
+
+  /** The `="value"` of label `name` at i ('='): checks the name, pushes the pair, returns the index after the value. */
+  private labelPair(name: string, i: number, le: number, out: string[], metric: boolean): number {
+    const text = this.text;
+    if (metric && name === "__name__") this.fail('label name "__name__" is reserved');
+    for (let k = 0; k < out.length; k += 2) {
+      if (out[k] === name) this.fail(`duplicate label name ${goQuote(name)}`);
+    }
+    i++;
+    if (i >= le || text.charCodeAt(i) !== QUOTE) {
+      if (i < le && text.charCodeAt(i) === SP) this.fail("blanks are not allowed in a label set");
+      this.fail(`expected '"' to start the value of label ${goQuote(name)}, found ${this.found(i, le)}`);
+    }
+    return this.readLabelValue(i + 1, le, name, out);
+  }
+
+  private endOfLabelError(c: number, name: string, i: number, le: number): never {
+    if (c === SP) this.fail("blanks are not allowed in a label set");
+    if (c === -1) this.fail('missing "}" at the end of the label set');
+    this.fail(`expected "," or "}" after the value of label ${goQuote(name)}, found ${this.found(i, le)}`);
+  }
+
+  /** Where a legacy metric name starting at i ends (i itself when there is none). */
+  private legacyName(i: number, le: number): number {
+    const text = this.text;
+    const c0 = text.charCodeAt(i);
+    if (!(c0 < 128 && METRIC_START[c0])) return i;
+    i++;
+    while (i < le) {
+      const c = text.charCodeAt(i);
+      if (c >= 128 || !METRIC_CONT[c]) break;
+      i++;
+    }
+    return i;
+  }
+
+  /**
+   * A quoted name at i ('"'), with the escapes of label values: leaves the string in
+   * this.quotedText, returns the index after the closing quote.
+   */
+  private quoted(i: number, le: number, what: string): number {
+    const text = this.text;
+    let out = "";
+    let from = ++i;
+    for (;;) {
+      if (i >= le) this.fail(`missing closing '"' of the quoted ${what} ${q(text.slice(from - 1, le))}`);
+      const c = text.charCodeAt(i);
+      if (c === QUOTE) break;
+      if (c !== BSL) {
+        i++;
+        continue;
+      }
+      out += text.slice(from, i);
+      const e = i + 1 < le ? text.charCodeAt(i + 1) : -1;
+      if (e === BSL) out += "\\";
+      else if (e === QUOTE) out += '"';
+      else if (e === 110) out += "\n";
+      else if (e < 0) this.fail(`missing closing '"' of the quoted ${what}`);
+      else this.fail(`invalid escape sequence ${goQuote("\\" + String.fromCodePoint(text.codePointAt(i + 1)!))} in a quoted ${what}`);
+      i += 2;
+      from = i;
+    }
+    this.quotedText = out + text.slice(from, i);
+    return i + 1;
+  }
+
+  /** A quoted name, checked: legacy, or any non-empty name when the parser takes UTF-8 names. */
+  private checkedName(name: string, metric: boolean): string {
+    const ok = metric ? isMetricName(name, this.names) : isLabelName(name, this.names);
+    if (!ok) this.fail(`invalid ${metric ? "metric" : "label"} name ${goQuote(name)}`);
+    return name;
   }
 
   /** A would-be label name for a message: up to '=', ',', '}', '"' or a blank. */
@@ -744,28 +822,15 @@ class OpenMetricsParser {
         return;
       default:
     }
-    const metric: Metric = { labels, value };
+    const metric = fam.plain(labels, value);
     if (ts !== undefined) metric.timestampMs = ts;
-    fam.out.metrics.push(metric);
   }
 
   /** The summary or histogram metric of a label set (le and quantile already removed). */
   private group(fam: Family, labels: string[], ts: number | undefined): Group {
-    let g = fam.last;
-    if (g === undefined || !sameLabels(g.metric.labels, labels)) {
-      const groups = (fam.groups ??= new Map());
-      const key = signature(labels);
-      g = groups.get(key);
-      if (g === undefined) {
-        const metric: Metric =
-          fam.type === "summary" ? { labels, summary: { quantiles: [] } } : { labels, histogram: { buckets: [], floatCounts: false } };
-        if (ts !== undefined) metric.timestampMs = ts;
-        fam.out.metrics.push(metric);
-        g = { metric, line: 0, prevLe: -Infinity, prevLeText: "", prevCount: 0, inf: undefined, infText: "", countText: "" };
-        groups.set(key, g);
-      }
-      fam.last = g;
-    }
+    const g = fam.group(labels, labels.length);
+    // The timestamp of a metric's first sample is the metric's.
+    if (fam.created && ts !== undefined) g.metric.timestampMs = ts;
     g.line = this.line;
     return g;
   }
@@ -816,7 +881,6 @@ class OpenMetricsParser {
       g.prevCount = value;
       const h = g.metric.histogram!;
       h.buckets.push({ upperBound: le, count: value });
-      if (!Number.isInteger(value)) h.floatCounts = true;
       if (le === Infinity) {
         g.inf = value;
         g.infText = valueText;
@@ -832,7 +896,6 @@ class OpenMetricsParser {
       if (!(value >= 0)) this.fail(`${fam.type} count ${goQuote(name)} has value ${q(valueText)}: counts must not be negative or NaN`);
       h.count = value;
       g.countText = valueText;
-      if (!Number.isInteger(value)) h.floatCounts = true;
       this.checkCount(fam, g);
     } else {
       h.sum = value;
@@ -854,6 +917,6 @@ class OpenMetricsParser {
  * Parses an OpenMetrics 1.0 text body into metric families, in order of first appearance.
  * Throws OpenMetricsParseError (a TextParseError) on the first violation of the format.
  */
-export function parseOpenMetrics(body: Buffer): MetricFamily[] {
-  return new OpenMetricsParser(body).parse();
+export function parseOpenMetrics(body: Buffer, options: ParseOptions = {}): MetricFamily[] {
+  return new OpenMetricsParser(body, options.names ?? "legacy").parse();
 }

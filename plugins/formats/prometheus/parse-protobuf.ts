@@ -6,11 +6,12 @@
 // histogram gets its implied +Inf bucket, and a native histogram becomes cumulative classic
 // buckets (see nativeBuckets).
 import { isUtf8 } from "node:buffer";
-import { readFileSync } from "node:fs";
 import protobuf from "../../../core/protobuf.ts";
-import { BodyParseError, copyLabels, LABEL_NAME } from "./model.ts";
+import { BodyParseError, copyLabels, isLabelName, isMetricName } from "./model.ts";
 import type { Bucket, Histogram, Metric, MetricFamily, MetricType, Quantile, Summary } from "./model.ts";
 import { goQuote } from "./goformat.ts";
+import { MetricFamilyMessage } from "./metrics-proto.ts";
+import { nativeBound } from "./native-histogram.ts";
 
 export class ProtoParseError extends BodyParseError {
   constructor(
@@ -22,8 +23,6 @@ export class ProtoParseError extends BodyParseError {
   }
 }
 
-const SCHEMA = readFileSync(new URL("./metrics.proto", import.meta.url), "utf8");
-export const MetricFamilyMessage = protobuf.parse(SCHEMA, { keepCase: true }).root.lookupType("io.prometheus.client.MetricFamily");
 
 // Label names and values repeat across metrics and pushes: short ASCII strings are interned
 // in a direct-mapped table, compared by their bytes, so most strings cost no allocation.
@@ -106,25 +105,14 @@ const COUNTER = 1, GAUGE = 2, UNTYPED = 4, SUMMARY = 8, HISTOGRAM = 16;
 const TYPE_BIT: Record<MetricType, number> = { COUNTER, GAUGE, SUMMARY, UNTYPED, HISTOGRAM, GAUGE_HISTOGRAM: HISTOGRAM };
 const BIT_FIELD: Record<number, string> = { [COUNTER]: "counter", [GAUGE]: "gauge", [UNTYPED]: "untyped", [SUMMARY]: "summary", [HISTOGRAM]: "histogram" };
 
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-
-
-const validMetricNames = new Set<string>();
+// Protobuf carries names as strings: any UTF-8 name is taken, as the reference does (the
+// reader has refused invalid UTF-8 already); label names starting with "__" stay reserved.
 function validMetricName(name: string): boolean {
-  if (validMetricNames.has(name)) return true;
-  if (!METRIC_NAME.test(name)) return false;
-  if (validMetricNames.size >= 10_000) validMetricNames.clear();
-  validMetricNames.add(name);
-  return true;
+  return isMetricName(name, "utf8");
 }
 
-const validLabelNames = new Set<string>();
 function validLabelName(name: string): boolean {
-  if (validLabelNames.has(name)) return true;
-  if (!LABEL_NAME.test(name) || name.startsWith("__")) return false;
-  if (validLabelNames.size >= 10_000) validLabelNames.clear();
-  validLabelNames.add(name);
-  return true;
+  return isLabelName(name, "utf8") && !name.startsWith("__");
 }
 
 /**
@@ -532,15 +520,6 @@ function isNative(pb: PbHistogram): boolean {
   return pb.schema !== 0 || pb.zero_threshold > 0 || pb.zero_count > 0 || pb.zero_count_float > 0 || pb.negative_span.length > 0 || pb.positive_span.length > 0;
 }
 
-/** 2^(2^-schema) to the power `index`, exact where the power of two is whole. */
-function boundary(index: number, schema: number): number {
-  if (schema <= 0) return 2 ** (index * 2 ** -schema);
-  const perDoubling = 2 ** schema;
-  const doublings = Math.floor(index / perDoubling);
-  const rest = index - doublings * perDoubling;
-  return 2 ** doublings * (rest === 0 ? 1 : 2 ** (rest / perDoubling));
-}
-
 interface Populated {
   index: number;
   count: number;
@@ -587,7 +566,7 @@ function nativeBuckets(pb: PbHistogram, fail: Fail): Bucket[] {
     const b = negative[i];
     if (b.count === 0) continue;
     cumulative += b.count;
-    out.push({ upperBound: -boundary(b.index - 1, schema), count: cumulative });
+    out.push({ upperBound: -nativeBound(b.index - 1, schema), count: cumulative });
   }
   if (zero > 0) {
     cumulative += zero;
@@ -596,7 +575,7 @@ function nativeBuckets(pb: PbHistogram, fail: Fail): Bucket[] {
   for (const b of positive) {
     if (b.count === 0) continue;
     cumulative += b.count;
-    out.push({ upperBound: boundary(b.index, schema), count: cumulative });
+    out.push({ upperBound: nativeBound(b.index, schema), count: cumulative });
   }
   return out;
 }

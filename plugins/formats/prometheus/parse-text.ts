@@ -6,20 +6,9 @@
 // a time; a line that is not terminated by "\n" fails where the reference would run out
 // of input ("unexpected end of input stream").
 import { isUtf8 } from "node:buffer";
-import { goQuote, goQuoteByte, goQuoteBytes } from "./goformat.ts";
-import { BodyParseError, copyLabels, isHistogramType, LABEL_NAME, type Metric, type MetricFamily, type MetricType } from "./model.ts";
-
-export class TextParseError extends BodyParseError {
-  constructor(
-    readonly line: number,
-    readonly detail: string,
-    /** How the message names the format: the reference says "text format". */
-    format = "text format",
-  ) {
-    super(`${format} parsing error in line ${line}: ${detail}`);
-    this.name = "TextParseError";
-  }
-}
+import { FamilyBuilder } from "./family-builder.ts";
+import { goQuote, goQuoteByte, goQuoteBytes, parseGoFloat } from "./goformat.ts";
+import { copyLabels, isHistogramType, isLabelName, isMetricName, TextParseError, type Metric, type MetricFamily, type MetricType, type NameValidation, type ParseOptions } from "./model.ts";
 
 const NL = 10, SP = 32, TAB = 9, HASH = 35, QUOTE = 34, BSL = 92, LBRACE = 123, RBRACE = 125, COMMA = 44, EQ = 61;
 
@@ -37,25 +26,10 @@ for (let c = 0; c < 256; c++) {
   METRIC_CONT[c] = LABEL_CONT[c] || c === 58 ? 1 : 0;
 }
 
-const LEGACY_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const DECIMAL_FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const SPECIAL_FLOAT = /^(?:[+-]?inf(?:inity)?|nan)$/i;
-
-/** Parses a float the way Go's strconv.ParseFloat does (no hex, no underscores); NaN-safe undefined on error. */
-export function parseGoFloat(s: string): number | undefined {
-  if (DECIMAL_FLOAT.test(s)) {
-    const v = Number(s);
-    // Go reports overflow to infinity as a range error.
-    return Number.isFinite(v) ? v : undefined;
-  }
-  if (SPECIAL_FLOAT.test(s)) {
-    const l = s.toLowerCase();
-    return l === "nan" ? NaN : l.startsWith("-") ? -Infinity : Infinity;
-  }
-  return undefined;
-}
-
-/** le and quantile values repeat on nearly every line of a histogram or summary. */
+/**
+ * le and quantile values repeat on nearly every line of a histogram or summary. A cache shared
+ * across bodies, not state: a value parses the same whatever body it is in.
+ */
 const specialFloats = new Map<string, number | undefined>();
 function specialLabelFloat(s: string): number | undefined {
   if (specialFloats.has(s)) return specialFloats.get(s);
@@ -95,16 +69,13 @@ function parseInt64Bytes(buf: Buffer, s: number, e: number): number | undefined 
 
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
-/** Where the token readFloat read ends (a blank, or the end it was given). */
-let floatEnd = 0;
-
 /**
- * Reads a float token at s, up to a blank or e, and leaves its end in floatEnd. Plain
+ * Reads a float token at s, up to a blank or e, and leaves its end in at.end. Plain
  * decimals of up to 15 digits are computed while scanning: the integer and the power of ten
  * are exact doubles, so one division rounds correctly, as Go does. Everything else goes
  * through the string parser.
  */
-function readFloat(buf: Buffer, s: number, e: number): number | undefined {
+function readFloat(buf: Buffer, s: number, e: number, at: { end: number }): number | undefined {
   let i = s;
   let c = buf[i];
   const neg = c === 45;
@@ -124,7 +95,7 @@ function readFloat(buf: Buffer, s: number, e: number): number | undefined {
     }
   }
   if (i === e || c === SP || c === TAB) {
-    floatEnd = i;
+    at.end = i;
     if (digits > 0 && digits <= 15) {
       const scale = frac < 0 ? 0 : digits - frac;
       const v = scale === 0 ? m : m / POW10[scale];
@@ -132,7 +103,7 @@ function readFloat(buf: Buffer, s: number, e: number): number | undefined {
     }
   } else {
     while (i < e && buf[i] !== SP && buf[i] !== TAB) i++;
-    floatEnd = i;
+    at.end = i;
   }
   return parseGoFloat(buf.toString("latin1", s, i));
 }
@@ -154,27 +125,13 @@ function spells(buf: Buffer, s: number, e: number, str: string): boolean {
   return true;
 }
 
-/**
- * The previous sample line's metric name, and its label names and values by position
- * (quantile and le included), with where their bytes are in the body being parsed (-1: not
- * known, or not plain ASCII). Lines of a family mostly repeat them, and comparing a token's
- * bytes with those is much cheaper than scanning, hashing and interning it. Module state,
- * reset for each body, so that a push allocates none; labels past PREV_SLOTS are not predicted.
- */
-const prev = { name: undefined as string | undefined, labels: [] as string[] };
 const PREV_SLOTS = 64;
-const prevAt = new Int32Array(PREV_SLOTS).fill(-1);
-let prevNameAt = -1;
-/** How many prevAt slots may be set: resetting only those keeps small pushes cheap. */
-let prevUsed = 0;
-
-/** Label names and values of the line being parsed; copied to an exact-size array only when kept. */
-const scratch: string[] = [];
 
 /**
  * Strings of short ASCII tokens (names, label values) are interned in a small direct-mapped
  * table shared across pushes: pushes repeat the same names and values, and reusing the
- * strings saves most of the parser's allocation.
+ * strings saves most of the parser's allocation. A cache, not state: what a body parses to
+ * does not depend on what is in it.
  */
 const INTERN_SLOTS = 8192;
 const internTable: (string | undefined)[] = new Array(INTERN_SLOTS);
@@ -207,41 +164,10 @@ interface Resolved {
   isSum: boolean;
 }
 
-interface FamilyState {
-  family: MetricFamily;
-  /** Type as declared so far; undefined until a TYPE line or a sample fixes it. */
-  type: MetricType | undefined;
-  /** Summary and histogram metrics by label signature (without quantile/le). */
-  grouped: Map<string, Metric> | undefined;
-  /** The summary or histogram metric of the previous line: the next line usually continues it. */
-  last: Metric | undefined;
-}
-
-/** Order-independent key of a label set; length prefixes keep it unambiguous for any bytes. */
-function signature(labels: string[], n: number): string {
-  if (n === 0) return "";
-  if (n === 2) return pairKey(labels, 0);
-  if (n === 4) {
-    // What sort() would do with two: `<` compares code units, as sort()'s default order does.
-    const a = pairKey(labels, 0);
-    const b = pairKey(labels, 2);
-    return a < b ? a + b : b + a;
-  }
-  const pairs: string[] = [];
-  for (let i = 0; i < n; i += 2) pairs.push(pairKey(labels, i));
-  pairs.sort();
-  return pairs.join("");
-}
-
-function pairKey(labels: string[], i: number): string {
-  return `${labels[i].length}:${labels[i]}${labels[i + 1].length}:${labels[i + 1]}`;
-}
-
-/** Whether a holds exactly the first n entries of b. */
-function sameLabels(a: string[], b: string[], n: number): boolean {
-  if (a.length !== n) return false;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
-  return true;
+/** A family being built, and its type as declared so far. */
+class FamilyState extends FamilyBuilder {
+  /** Undefined until a TYPE line or a sample fixes it. */
+  type: MetricType | undefined = undefined;
 }
 
 
@@ -257,6 +183,21 @@ function endsWith(name: string, suffix: string): boolean {
 
 class TextParser {
   private readonly families = new Map<string, FamilyState>();
+  /**
+   * The previous sample line's metric name, and its label names and values by position
+   * (quantile and le included), with where their bytes are in the body (-1: not known, or not
+   * plain ASCII). Lines of a family mostly repeat them, and comparing a token's bytes with
+   * those is much cheaper than scanning, hashing and interning it. Labels past PREV_SLOTS are
+   * not predicted.
+   */
+  private prevName: string | undefined;
+  private prevNameAt = -1;
+  private readonly prevLabels: string[] = [];
+  private readonly prevAt = new Int32Array(PREV_SLOTS).fill(-1);
+  /** Label names and values of the line being parsed; copied to an exact-size array only when kept. */
+  private readonly scratch: string[] = [];
+  /** Where the last float token read ends. */
+  private readonly float = { end: 0 };
   private line = 0;
   private pos = 0;
   /** End of the current line: the index of its "\n", or the buffer's end when it has none. */
@@ -277,11 +218,10 @@ class TextParser {
   private lastName: string | undefined;
   private lastResolved: Resolved | undefined;
 
-  constructor(private readonly buf: Buffer) {
-    for (let k = 0; k < prevUsed; k++) prevAt[k] = -1;
-    prevUsed = 0;
-    prevNameAt = -1;
-  }
+  constructor(
+    private readonly buf: Buffer,
+    private readonly names: NameValidation,
+  ) {}
 
   parse(): MetricFamily[] {
     const buf = this.buf;
@@ -306,11 +246,7 @@ class TextParser {
     }
     const out: MetricFamily[] = [];
     for (const st of this.families.values()) {
-      if (st.family.metrics.length === 0) continue;
-      if (isHistogramType(st.family.type)) {
-        for (const m of st.family.metrics) markFloatHistogram(m);
-      }
-      out.push(st.family);
+      if (st.family.metrics.length > 0) out.push(st.finish());
     }
     return out;
   }
@@ -414,6 +350,14 @@ class TextParser {
     return i;
   }
 
+  /** A quoted name: legacy, or any valid UTF-8 when the parser takes UTF-8 names. */
+  private validQuoted(name: string, metric: boolean): boolean {
+    if (this.names === "legacy") return metric ? isMetricName(name, "legacy") : isLabelName(name, "legacy");
+    // The token is the last one read: its bytes say whether it was valid UTF-8.
+    const bytes = this.token === name ? this.tokenBytes : undefined;
+    return name.length > 0 && (bytes === undefined || isUtf8(bytes));
+  }
+
   /** %q of the last quoted token when `name` is that token, else of `name`. */
   private quotedToken(name: string): string {
     return this.tokenQuoted && this.token === name && this.tokenBytes ? goQuoteBytes(this.tokenBytes) : goQuote(name);
@@ -448,7 +392,7 @@ class TextParser {
   private resolveFamily(name: string, quoted: boolean): FamilyState {
     this.isCount = false;
     this.isSum = false;
-    if (quoted && !LEGACY_METRIC_NAME.test(name)) this.fail(`invalid metric name ${this.quotedToken(name)}`);
+    if (quoted && !this.validQuoted(name, true)) this.fail(`invalid metric name ${this.quotedToken(name)}`);
     let st = this.families.get(name);
     if (st) return st;
     const count = endsWith(name, "_count");
@@ -464,8 +408,7 @@ class TextParser {
       st = this.families.get(name.slice(0, name.length - 7));
       if (st && isHistogramType(st.type)) return st;
     }
-    const family: MetricFamily = { name, type: "UNTYPED", metrics: [] };
-    st = { family, type: undefined, grouped: undefined, last: undefined };
+    st = new FamilyState(name, "UNTYPED");
     this.families.set(name, st);
     return st;
   }
@@ -532,22 +475,24 @@ class TextParser {
     const braced = buf[i] === LBRACE;
     let st: FamilyState | undefined;
     if (!braced) {
-      const predicted = prev.name;
-      if (predicted !== undefined && repeats(buf, i, prevNameAt, predicted.length, end) && !METRIC_CONT[buf[i + predicted.length]]) {
+      const predicted = this.prevName;
+      if (predicted !== undefined && repeats(buf, i, this.prevNameAt, predicted.length, end) && !METRIC_CONT[buf[i + predicted.length]]) {
         i += predicted.length;
         st = this.familyOf(predicted, false);
       } else {
         const from = i;
         i = this.readName(i, true);
         if (this.token === "") this.fail("invalid metric name");
-        prev.name = this.token;
-        prevNameAt = this.tokenQuoted ? -1 : from;
+        this.prevName = this.token;
+        this.prevNameAt = this.tokenQuoted ? -1 : from;
         st = this.familyOf(this.token, this.tokenQuoted);
       }
       if (st.type === undefined) st.type = "UNTYPED";
       if (i < end && (buf[i] === SP || buf[i] === TAB)) i = this.skipBlanks(i);
     }
-    const labels = scratch;
+    const labels = this.scratch;
+    const prevLabels = this.prevLabels;
+    const prevAt = this.prevAt;
     let n = 0;
     // Where this line's label names and values are in prev: by position, quantile and le too.
     let slot = 0;
@@ -564,7 +509,7 @@ class TextParser {
         const nameAt = slot < PREV_SLOTS ? prevAt[slot] : -1;
         const valueAt = slot < PREV_SLOTS ? prevAt[slot + 1] : -1;
         const nameFrom = i;
-        let name = prev.labels[slot];
+        let name = prevLabels[slot];
         let nameQuoted = false;
         if (name !== undefined && repeats(buf, i, nameAt, name.length, end) && !LABEL_CONT[buf[i + name.length]]) {
           i += name.length;
@@ -589,7 +534,7 @@ class TextParser {
           continue;
         }
         if (name === "__name__") this.fail('label name "__name__" is reserved');
-        if (nameQuoted && !LABEL_NAME.test(name)) this.fail(`invalid label name ${this.quotedToken(name)}`);
+        if (nameQuoted && !this.validQuoted(name, false)) this.fail(`invalid label name ${this.quotedToken(name)}`);
         // Names are never empty, so a family without a special label matches none.
         const isSpecial = name === special;
         if (!isSpecial) {
@@ -602,7 +547,7 @@ class TextParser {
         c = i < end ? buf[i] : this.at(i);
         if (c !== QUOTE) this.fail(`expected '"' at start of label value, found ${goQuoteByte(c)}`);
         const valueFrom = ++i;
-        let value = prev.labels[slot + 1];
+        let value = prevLabels[slot + 1];
         let plainValue = true;
         if (value !== undefined && repeats(buf, i, valueAt, value.length, end) && buf[i + value.length] === QUOTE) {
           i += value.length + 1;
@@ -612,11 +557,10 @@ class TextParser {
           plainValue = this.plain;
         }
         if (slot < PREV_SLOTS) {
-          prev.labels[slot] = name;
-          prev.labels[slot + 1] = value;
+          prevLabels[slot] = name;
+          prevLabels[slot + 1] = value;
           prevAt[slot] = nameQuoted ? -1 : nameFrom;
           prevAt[slot + 1] = plainValue ? valueFrom : -1;
-          if (slot >= prevUsed) prevUsed = slot + 2;
         }
         slot += 2;
         if (isSpecial) {
@@ -646,8 +590,8 @@ class TextParser {
 
     // The value: everything up to the next blank or the line's end.
     const from = i;
-    const value = readFloat(buf, i, end);
-    i = floatEnd;
+    const value = readFloat(buf, i, end, this.float);
+    i = this.float.end;
     if (i >= end && this.eof) this.unexpectedEnd();
     if (value === undefined) this.fail(`expected float as value, got ${goQuoteBytes(buf, from, i)}`);
     const metric = this.store(st, labels, n, value, quantile, bucket);
@@ -740,24 +684,8 @@ class TextParser {
   private store(st: FamilyState, labels: string[], n: number, value: number, quantile: number, bucket: number): Metric {
     const family = st.family;
     const type = st.type;
-    if (type !== "SUMMARY" && !isHistogramType(type)) {
-      const metric: Metric = { labels: copyLabels(labels, n), value };
-      family.metrics.push(metric);
-      return metric;
-    }
-    let metric = st.last;
-    if (metric === undefined || !sameLabels(metric.labels, labels, n)) {
-      const grouped = (st.grouped ??= new Map());
-      const key = signature(labels, n);
-      metric = grouped.get(key);
-      if (!metric) {
-        const kept = copyLabels(labels, n);
-        metric = type === "SUMMARY" ? { labels: kept, summary: { quantiles: [] } } : { labels: kept, histogram: { buckets: [], floatCounts: false } };
-        grouped.set(key, metric);
-        family.metrics.push(metric);
-      }
-      st.last = metric;
-    }
+    if (type !== "SUMMARY" && !isHistogramType(type)) return st.plain(copyLabels(labels, n), value);
+    const metric = st.group(labels, n);
     if (type === "SUMMARY") {
       const s = metric.summary!;
       // A summary's count is an unsigned integer in the data model; the reference truncates.
@@ -816,15 +744,7 @@ function typeAsWritten(buf: Buffer, s: number, e: number): MetricType | undefine
   return undefined;
 }
 
-/** A histogram with any count that is not a whole number is a float histogram throughout. */
-function markFloatHistogram(m: Metric): void {
-  const h = m.histogram;
-  if (!h) return;
-  const whole = (v: number) => Number.isInteger(v);
-  h.floatCounts = (h.count !== undefined && !whole(h.count)) || h.buckets.some((b) => !whole(b.count));
-}
-
 /** Parses a whole text-format body into metric families (in order of first appearance). */
-export function parseText(body: Buffer): MetricFamily[] {
-  return new TextParser(body).parse();
+export function parseText(body: Buffer, options: ParseOptions = {}): MetricFamily[] {
+  return new TextParser(body, options.names ?? "legacy").parse();
 }

@@ -1,14 +1,52 @@
 // The exposition writers: metric families written as text 0.0.4, delimited protobuf or
-// OpenMetrics 1.0 (which of them a scrape gets is negotiate()'s choice, in mediatypes.ts).
+// OpenMetrics 1.0 (which of them a scrape gets is negotiate()'s choice, in mediatypes.ts),
+// with names escaped by the scheme the scraper asked for. With "allow-utf-8" a name that is
+// not a legacy name is written quoted, as prometheus/common writes it: a metric name moves
+// inside the braces, first ({"my.metric","my.label"="v"} 1), and HELP/TYPE lines quote it.
+import { escapeName, type EscapingScheme } from "./escaping.ts";
 import { formatGoFloat } from "./goformat.ts";
 import type { BodyFormat } from "./mediatypes.ts";
-import type { Metric, MetricFamily, MetricType } from "./model.ts";
-import { MetricFamilyMessage } from "./parse-protobuf.ts";
+import { METRIC_NAME, type Metric, type MetricFamily, type MetricType } from "./model.ts";
+import { MetricFamilyMessage } from "./metrics-proto.ts";
 
-export function render(families: readonly MetricFamily[], format: BodyFormat): string | Buffer {
-  if (format === "protobuf") return renderProtobuf(families);
-  if (format === "openmetrics") return renderOpenMetrics(families);
-  return renderText(families);
+export function render(families: readonly MetricFamily[], format: BodyFormat, escaping: EscapingScheme = "underscores"): string | Buffer {
+  const escaped = escapeFamilies(families, escaping);
+  if (format === "protobuf") return renderProtobuf(escaped);
+  if (format === "openmetrics") return renderOpenMetrics(escaped);
+  return renderText(escaped);
+}
+
+/** The families with their metric and label names escaped (the same objects where nothing changes). */
+export function escapeFamilies(families: readonly MetricFamily[], scheme: EscapingScheme): readonly MetricFamily[] {
+  if (scheme === "allow-utf-8") return families;
+  return families.map((f) => {
+    const name = escapeName(f.name, scheme);
+    let metrics = f.metrics;
+    for (let i = 0; i < metrics.length; i++) {
+      const labels = metrics[i].labels;
+      const renamed = escapeLabels(labels, scheme);
+      if (renamed === labels) continue;
+      if (metrics === f.metrics) metrics = metrics.slice();
+      metrics[i] = { ...metrics[i], labels: renamed };
+    }
+    return name === f.name && metrics === f.metrics ? f : { ...f, name, metrics };
+  });
+}
+
+function escapeLabels(labels: string[], scheme: EscapingScheme): string[] {
+  let out = labels;
+  for (let i = 0; i < labels.length; i += 2) {
+    const name = escapeName(labels[i], scheme);
+    if (name === labels[i]) continue;
+    if (out === labels) out = labels.slice();
+    out[i] = name;
+  }
+  return out;
+}
+
+/** A name as the text formats write it: as it is when legacy, else quoted. */
+function nameText(name: string): string {
+  return METRIC_NAME.test(name) ? name : `"${escapeLabelValue(name)}"`;
 }
 
 // ---- text 0.0.4 ----
@@ -21,12 +59,13 @@ function escapeLabelValue(s: string): string {
   return s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
+/** The label pairs as written between braces (without them). */
 function labelText(labels: readonly string[], extraName?: string, extraValue?: string): string {
   if (labels.length === 0 && extraName === undefined) return "";
   const parts: string[] = [];
-  for (let i = 0; i < labels.length; i += 2) parts.push(`${labels[i]}="${escapeLabelValue(labels[i + 1])}"`);
+  for (let i = 0; i < labels.length; i += 2) parts.push(`${nameText(labels[i])}="${escapeLabelValue(labels[i + 1])}"`);
   if (extraName !== undefined) parts.push(`${extraName}="${extraValue}"`);
-  return `{${parts.join(",")}}`;
+  return parts.join(",");
 }
 
 const TEXT_TYPES: Record<MetricType, string> = {
@@ -41,7 +80,10 @@ const TEXT_TYPES: Record<MetricType, string> = {
 
 function sample(out: string[], name: string, labels: string, value: number, ts: number | undefined, seconds = false): void {
   const t = ts === undefined ? "" : ` ${seconds ? formatSeconds(ts) : String(ts)}`;
-  out.push(`${name}${labels} ${formatGoFloat(value)}${t}\n`);
+  let series: string;
+  if (METRIC_NAME.test(name)) series = labels === "" ? name : `${name}{${labels}}`;
+  else series = labels === "" ? `{${nameText(name)}}` : `{${nameText(name)},${labels}}`;
+  out.push(`${series} ${formatGoFloat(value)}${t}\n`);
 }
 
 /** Summary and histogram samples, shared by text and OpenMetrics (which differ in little else). */
@@ -77,8 +119,9 @@ function writeMetric(out: string[], f: MetricFamily, m: Metric, name: string, se
 export function renderText(families: readonly MetricFamily[]): string {
   const out: string[] = [];
   for (const f of families) {
-    if (f.help) out.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n`);
-    out.push(`# TYPE ${f.name} ${TEXT_TYPES[f.type]}\n`);
+    const name = nameText(f.name);
+    if (f.help) out.push(`# HELP ${name} ${escapeHelp(f.help)}\n`);
+    out.push(`# TYPE ${name} ${TEXT_TYPES[f.type]}\n`);
     for (const m of f.metrics) writeMetric(out, f, m, f.name, false);
   }
   return out.join("");
@@ -125,8 +168,8 @@ export function renderOpenMetrics(families: readonly MetricFamily[]): string {
       default:
         type = "unknown";
     }
-    out.push(`# TYPE ${family} ${type}\n`);
-    if (f.help) out.push(`# HELP ${family} ${escapeLabelValue(f.help)}\n`);
+    out.push(`# TYPE ${nameText(family)} ${type}\n`);
+    if (f.help) out.push(`# HELP ${nameText(family)} ${escapeLabelValue(f.help)}\n`);
     for (const m of f.metrics) writeMetric(out, f, m, f.name, true);
   }
   out.push("# EOF\n");
