@@ -1,7 +1,9 @@
 // The layering rules of the plugins, read from the import statements of the source files:
 // the format libraries under plugins/formats/ import no input, no sink and none of the host's
 // HTTP layer (core/http.ts, core/errors.ts with its HttpError, koa, @koa/router), so that any
-// input can use them; and an input never imports from another input's folder.
+// input can use them; an input never imports from another input's folder; and the pushgateway's
+// group store (store/) knows nothing of how its parse workers (ingest/) hand families over: it
+// takes the PushedFamily it defines, and ingest/ adapts its packed families to that.
 import { expect } from "chai";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -102,6 +104,15 @@ describe("layering", () => {
         if (i.target.startsWith("plugins/inputs/") && !i.target.startsWith(own)) bad.push(show(i, "another input"));
       }
     }
+    expect(bad).to.deep.equal([]);
+  });
+
+  it("the pushgateway's group store imports nothing from its parse workers", () => {
+    const store = "plugins/inputs/pushgateway/store";
+    const all = sources(store).flatMap(imports);
+    expect(all.map((i) => i.file)).to.include(`${store}/store.ts`);
+    expect(all.map((i) => i.target)).to.include(`${store}/pushed-family.ts`);
+    const bad = all.filter((i) => i.target.startsWith("plugins/inputs/pushgateway/ingest/")).map((i) => show(i, "the parse workers' side"));
     expect(bad).to.deep.equal([]);
   });
 });

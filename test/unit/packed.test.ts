@@ -5,7 +5,9 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
-import { labelsOfShape, narrowBody, pack, packedHasTimestamps, ShapeCache, shapeOf, unpackMetrics } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
+import { narrowBody, pack, packedHasTimestamps, ShapeCache, unpackMetrics } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
+import { PackedPushedFamily } from "../../plugins/inputs/pushgateway/ingest/packed-family.ts";
+import { labelsOfShape, shapeOf } from "../../plugins/inputs/pushgateway/store/label-shape.ts";
 import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 import { parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
 import { GroupStore } from "../../plugins/inputs/pushgateway/store/store.ts";
@@ -133,13 +135,13 @@ describe("packed families", () => {
     const packed = new GroupStore(o);
     const grouping = new Map([["job", "j"], ["instance", "i"]]);
     objects.apply({ replaceAll: true, grouping, families: parseText(body), timeMs: 1000 });
-    packed.apply({ replaceAll: true, grouping, families: parseText(body).map((f) => pack(f)), timeMs: 1000 });
+    packed.apply({ replaceAll: true, grouping, families: parseText(body).map((f) => new PackedPushedFamily(pack(f))), timeMs: 1000 });
     const served = (s: GroupStore) => render(gather(s.all(), []), "text").toString();
     expect(served(packed)).to.equal(served(objects));
 
     // New values for the same series: the stored keys and labels are the previous push's.
     const before = [...packed.all()][0].families.get("c")!;
-    packed.apply({ replaceAll: true, grouping, families: parseText(Buffer.from(EVERY_TYPE.replace("c{a=\"1\"} 1 ", "c{a=\"1\"} 42 "))).map((f) => pack(f)), timeMs: 2000 });
+    packed.apply({ replaceAll: true, grouping, families: parseText(Buffer.from(EVERY_TYPE.replace("c{a=\"1\"} 1 ", "c{a=\"1\"} 42 "))).map((f) => new PackedPushedFamily(pack(f))), timeMs: 2000 });
     const after = [...packed.all()][0].families.get("c")!;
     expect(after.keys).to.equal(before.keys);
     expect(after.labels).to.equal(before.labels);

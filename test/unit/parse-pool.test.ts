@@ -5,7 +5,7 @@ import { LineEncoder, LineWriter } from "../../core/lineprotocol.ts";
 import { Converter, type ConvertOptions } from "../../plugins/formats/prometheus/convert.ts";
 import { ParsePool } from "../../plugins/inputs/pushgateway/ingest/parse-pool.ts";
 import { parseBody } from "../../plugins/inputs/pushgateway/http/routes.ts";
-import { labelsOfShape, unpackMetrics, type PackedFamily } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
+import type { PushedFamily } from "../../plugins/inputs/pushgateway/store/pushed-family.ts";
 
 const options: ConvertOptions = { measurement_name: "", job_as_measurement: false, keep_exist_metric_name: false, honor_timestamps: true, tags: { dc: "eu" } };
 
@@ -23,7 +23,7 @@ describe("parse workers", function () {
   this.timeout(20_000);
   let pool: ParsePool;
   before(() => {
-    pool = new ParsePool(2, options, pino({ level: "silent" }));
+    pool = new ParsePool(2, { convert: options, parse: {} }, pino({ level: "silent" }));
   });
   after(() => pool.close());
 
@@ -80,7 +80,7 @@ describe("parse workers", function () {
   });
 
   it("start only when a push comes, and never more than asked for", async () => {
-    const lazy = new ParsePool(2, options, pino({ level: "silent" }));
+    const lazy = new ParsePool(2, { convert: options, parse: {} }, pino({ level: "silent" }));
     try {
       expect(lazy.running).to.equal(0);
       expect(lazy.available).to.equal(true);
@@ -98,8 +98,8 @@ describe("parse workers", function () {
     const parsed = await Promise.all(bodies.map((b) => pool.run(b, "text", grouping, received, true)));
     parsed.forEach(({ batch, families }, i) => {
       expect(families.map((f) => f.name)).to.deep.equal([`m_${i}`]);
-      const f = families[0] as PackedFamily;
-      expect(unpackMetrics(f.numbers, labelsOfShape(f.shape, f.size))[0]).to.include({ value: i, timestampMs: 1700000000000 });
+      const f = families[0] as PushedFamily;
+      expect(f.build(f.labelSets())[0]).to.include({ value: i, timestampMs: 1700000000000 });
       expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(`m,dc=eu,instance=i1,job=batch ${i}=${i} 1700000000000000000\n`);
     });
   });

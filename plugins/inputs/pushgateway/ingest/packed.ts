@@ -1,18 +1,12 @@
 // Parsed families in a form that crosses threads cheaply: a family's label sets as one string,
 // its numbers in one Float64Array. A structured clone of 100,000 metric objects costs the
 // receiving thread more than parsing them did; a string and a typed array cost a copy (the
-// array not even that: it is transferred). The store compares a family's label sets with
-// those of the family it replaces as one string, and builds metric objects only when a
-// reader (a scrape, the API) asks for them.
+// array not even that: it is transferred). The string is the one the group store compares
+// with the family it replaces (store/label-shape.ts), made here off the main thread; the
+// numbers become metric objects only when a reader asks (see packed-family.ts).
 import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import type { Bucket, Metric, MetricFamily, MetricType, Quantile } from "../../../formats/prometheus/model.ts";
-
-// Separators: NUL and SOH, unless a label holds one; then lone surrogates, which decoding
-// UTF-8 (as every parser does for names and values) never yields. The first character of a
-// shape says which: equal shapes, equal label sets.
-const NARROW = "n";
-const WIDE = "w";
-const SEPARATORS = { [NARROW]: ["\u0000", "\u0001"], [WIDE]: ["\uD800", "\uDBFF"] } as const;
+import { shapeOf } from "../store/label-shape.ts";
 
 /** A family as a parse worker sends it. */
 export interface PackedFamily {
@@ -21,46 +15,10 @@ export interface PackedFamily {
   type: MetricType;
   /** Number of metrics. */
   size: number;
-  /** The label pairs of every metric as pushed (see shapeOf). */
+  /** The label pairs of every metric as pushed, joined by shapeOf (store/label-shape.ts). */
   shape: string;
   /** Per metric: flags, then the numbers they announce (see packNumbers). */
   numbers: Float64Array;
-}
-
-/**
- * The label sets of a family's metrics as one string: equal strings, equal label sets.
- * `narrow` says no label holds NUL or SOH (a caller that knows, e.g. from the body's bytes,
- * saves the look); one-byte strings are half the size of two-byte ones.
- */
-export function shapeOf(metrics: readonly Metric[], narrow = !metrics.some(holdsSeparator)): string {
-  const kind = narrow ? NARROW : WIDE;
-  const [pair, metric] = SEPARATORS[kind];
-  const parts = new Array<string>(metrics.length);
-  for (let i = 0; i < metrics.length; i++) parts[i] = metrics[i].labels.join(pair);
-  return kind + parts.join(metric);
-}
-
-const NARROW_SEPARATOR = /[\u0000\u0001]/;
-
-function holdsSeparator(m: Metric): boolean {
-  for (const l of m.labels) if (NARROW_SEPARATOR.test(l)) return true;
-  return false;
-}
-
-/** The label pairs of each metric, back from a shape of `size` metrics. */
-export function labelsOfShape(shape: string, size: number): string[][] {
-  const kind = shape[0];
-  if (kind !== NARROW && kind !== WIDE) throw new Error("packed family: not a shape");
-  if (size === 0) return [];
-  const [pair, metric] = SEPARATORS[kind];
-  const parts = shape.slice(1).split(metric);
-  if (parts.length !== size) throw new Error(`packed family: ${parts.length} label sets for ${size} metrics`);
-  return parts.map((p) => {
-    if (p === "") return [];
-    const pairs = p.split(pair);
-    if (pairs.length % 2 !== 0) throw new Error("packed family: a label set with an odd number of names and values");
-    return pairs;
-  });
 }
 
 const VALUE = 1;
@@ -262,8 +220,4 @@ export function packedHasTimestamps(numbers: Float64Array, size: number): boolea
     if (flags & (SUMMARY | HISTOGRAM)) at += 3 + 2 * numbers[at + 2];
   }
   return false;
-}
-
-export function isPacked(f: MetricFamily | PackedFamily): f is PackedFamily {
-  return "shape" in f;
 }

@@ -8,16 +8,16 @@ import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { PointBatch } from "../../../../core/batch.ts";
 import { HttpError } from "../../../../core/errors.ts";
-import type { ConvertOptions } from "../../../formats/prometheus/convert.ts";
 import type { MetricFamily } from "../../../formats/prometheus/model.ts";
 import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
-import type { PackedFamily } from "./packed.ts";
-import type { ParseJob, ParseResult } from "./parse-worker.ts";
+import type { PushedFamily } from "../store/pushed-family.ts";
+import { PackedPushedFamily } from "./packed-family.ts";
+import type { ParseJob, ParseResult, WorkerSetup } from "./parse-worker.ts";
 
-/** A push parsed: its points, and its families (packed when a worker parsed them) when they were asked for. */
+/** A push parsed: its points, and its families (still packed when a worker parsed them) when they were asked for. */
 export interface Parsed {
   batch: PointBatch;
-  families: (MetricFamily | PackedFamily)[];
+  families: (MetricFamily | PushedFamily)[];
 }
 
 interface Pending {
@@ -56,12 +56,12 @@ export class ParsePool {
   /** Workers start on demand, up to `size`: an agent that only gets small pushes never pays for them. */
   constructor(
     private readonly size: number,
-    private readonly options: ConvertOptions,
+    private readonly setup: WorkerSetup,
     private readonly log: Logger,
   ) {}
 
   private spawn(): Slot {
-    const slot: Slot = { worker: newWorker(this.options), jobs: new Map(), online: false };
+    const slot: Slot = { worker: newWorker(this.setup), jobs: new Map(), online: false };
     slot.worker.on("message", (r: ParseResult | { ready: true }) => {
       if ("ready" in r) {
         slot.online = true;
@@ -70,7 +70,7 @@ export class ParsePool {
       const job = slot.jobs.get(r.id);
       if (!job) return;
       slot.jobs.delete(r.id);
-      if (r.ok) job.resolve({ batch: PointBatch.fromLineProtocol(r.lineProtocol.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)), r.size), families: r.families ?? [] });
+      if (r.ok) job.resolve({ batch: PointBatch.fromLineProtocol(r.lineProtocol.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)), r.size), families: (r.families ?? []).map((f) => new PackedPushedFamily(f)) });
       else job.reject(r.parseError ? new HttpError(400, r.message) : new Error(r.message));
     });
     // A worker that dies fails its own pushes (500) and is replaced; the others go on. One

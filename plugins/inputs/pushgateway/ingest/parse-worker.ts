@@ -3,7 +3,7 @@
 // objects would cost more to copy between threads than to make.
 import { parentPort, workerData } from "node:worker_threads";
 import { Converter, type ConvertOptions } from "../../../formats/prometheus/convert.ts";
-import { BodyParseError } from "../../../formats/prometheus/model.ts";
+import { BodyParseError, type ParseOptions } from "../../../formats/prometheus/model.ts";
 import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import { parseBody } from "../../../formats/prometheus/parse.ts";
 import { narrowBody, pack, ShapeCache, type PackedFamily } from "./packed.ts";
@@ -22,10 +22,17 @@ export type ParseResult =
   | { id: number; ok: true; lineProtocol: Uint8Array[]; size: number; families?: PackedFamily[] }
   | { id: number; ok: false; parseError: boolean; message: string };
 
+/** What a worker is started with: how to parse and convert, as the main thread does. */
+export interface WorkerSetup {
+  convert: ConvertOptions;
+  parse: ParseOptions;
+}
+
 /** Sent once, when the worker has loaded its code and can take jobs. */
 export const READY = { ready: true } as const;
 
-const converter = new Converter(workerData as ConvertOptions);
+const setup = workerData as WorkerSetup;
+const converter = new Converter(setup.convert);
 const shapes = new ShapeCache();
 
 /**
@@ -52,7 +59,7 @@ parentPort!.on("message", (job: ParseJob) => {
   try {
     const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
     // Straight into line protocol: no point objects to make, or to collect afterwards.
-    const families = parseBody(body, job.format);
+    const families = parseBody(body, job.format, setup.parse);
     const { chunks, lines } = converter.lineProtocol(families, new Map(job.grouping), BigInt(job.receivedNs));
     let packed: PackedFamily[] | undefined;
     if (job.withFamilies) {

@@ -8,7 +8,7 @@ import type { InputContext } from "../../../../core/plugin.ts";
 import { nowNs, type Point } from "../../../../core/point.ts";
 import type { Converter } from "../../../formats/prometheus/convert.ts";
 import type { MetricFamily } from "../../../formats/prometheus/model.ts";
-import type { PackedFamily } from "../ingest/packed.ts";
+import type { PushedFamily } from "./pushed-family.ts";
 import { canonicalGrouping, type GroupStore, type Removed, type Replaced } from "./store.ts";
 import { MergeError, mergePush } from "../aggregate/merge.ts";
 import type { AggregateRule } from "../aggregate/rules.ts";
@@ -112,7 +112,7 @@ export class Groups {
    * next push already received would come after the marker and a backend that takes samples in
    * time order (Prometheus) would refuse it.
    */
-  async push(replaceAll: boolean, grouping: ReadonlyMap<string, string>, families: readonly (MetricFamily | PackedFamily)[], batch: PointBatch, receivedNs: bigint = nowNs()): Promise<void> {
+  async push(replaceAll: boolean, grouping: ReadonlyMap<string, string>, families: readonly (MetricFamily | PushedFamily)[], batch: PointBatch, receivedNs: bigint = nowNs()): Promise<void> {
     const { undo, replaced } = this.store.apply({ replaceAll, grouping, families, timeMs: Date.now() });
     let handedOn: Promise<void>;
     try {

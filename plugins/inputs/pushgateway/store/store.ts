@@ -5,7 +5,7 @@
 // refusing every later push). The checks read per-name and per-series indexes, so their cost
 // follows the size of the push, not the number of groups stored.
 import { sortedPairs, type Metric, type MetricFamily, type MetricType } from "../../../formats/prometheus/model.ts";
-import { isPacked, labelsOfShape, packedHasTimestamps, shapeOf, unpackMetrics, type PackedFamily } from "../ingest/packed.ts";
+import { pushedFamily, type PushedFamily } from "./pushed-family.ts";
 
 /** The gauges the store itself keeps in every group. */
 export const PUSH_TIME = "push_time_seconds";
@@ -32,12 +32,12 @@ export class StoredFamily {
     public timeMs: number,
     /** The series key of each metric (see seriesKey), worked out once when its label sets were first pushed. */
     readonly keys: readonly string[],
-    /** The label sets as pushed (see shapeOf): a push with the very same ones reuses keys and labels. */
+    /** The label sets as pushed (see label-shape.ts): a push with the very same ones reuses keys and labels. */
     readonly shape: string,
     /** Each metric's labels as the store keeps them (grouping labels in, sorted). */
     readonly labels: readonly (readonly string[])[],
-    /** The metrics as pushed, or their numbers as a parse worker packed them. */
-    private source: readonly Metric[] | Float64Array | undefined,
+    /** The family as pushed, until its metrics are built. */
+    private source: PushedFamily | undefined,
   ) {}
 
   get size(): number {
@@ -46,9 +46,7 @@ export class StoredFamily {
 
   get family(): MetricFamily {
     if (this.built === undefined) {
-      const src = this.source!;
-      const labels = this.labels;
-      const metrics = src instanceof Float64Array ? unpackMetrics(src, labels) : src.map((m, i) => ({ ...m, labels: labels[i] as string[] }));
+      const metrics = this.source!.build(this.labels);
       this.built = { name: this.name, ...(this.help !== undefined ? { help: this.help } : {}), type: this.type, metrics };
       this.source = undefined;
     }
@@ -56,9 +54,7 @@ export class StoredFamily {
   }
 
   hasTimestamps(): boolean {
-    const src = this.source;
-    if (src instanceof Float64Array) return packedHasTimestamps(src, this.size);
-    return (src ?? this.family.metrics).some((m) => m.timestampMs !== undefined);
+    return this.source ? this.source.hasTimestamps() : this.built!.metrics.some((m) => m.timestampMs !== undefined);
   }
 }
 
@@ -111,8 +107,8 @@ export interface Write {
   replaceAll: boolean;
   /** Grouping labels, job included. */
   grouping: ReadonlyMap<string, string>;
-  /** Families as parsed (or as a parse worker packed them); the store sanitises them. */
-  families: readonly (MetricFamily | PackedFamily)[];
+  /** Families as parsed (objects, or any other PushedFamily); the store sanitises them. */
+  families: readonly (MetricFamily | PushedFamily)[];
   timeMs: number;
 }
 
@@ -259,19 +255,15 @@ function prepareLabels(l: readonly string[], name: string, grouping: readonly st
   keys.push(parts.join(SEP));
 }
 
-function prepare(f: MetricFamily | PackedFamily, grouping: readonly string[], groupingNames: LabelNames, timeMs: number, old?: StoredFamily): Prepared {
-  const packed = isPacked(f);
-  const shape = packed ? f.shape : shapeOf(f.metrics);
-  const size = packed ? f.size : f.metrics.length;
-  const source = packed ? f.numbers : f.metrics;
-  if (old && old.type === f.type && old.size === size && old.shape === shape) {
-    return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, old.keys, shape, old.labels, source), reuse: old };
+function prepare(f: PushedFamily, grouping: readonly string[], groupingNames: LabelNames, timeMs: number, old?: StoredFamily): Prepared {
+  const shape = f.shape;
+  if (old && old.type === f.type && old.size === f.size && old.shape === shape) {
+    return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, old.keys, shape, old.labels, f), reuse: old };
   }
-  const pushed = packed ? labelsOfShape(f.shape, f.size) : f.metrics.map((m) => m.labels);
   const labels: string[][] = [];
   const keys: string[] = [];
-  for (const l of pushed) prepareLabels(l, f.name, grouping, groupingNames, labels, keys);
-  return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, keys, shape, labels, source) };
+  for (const l of f.labelSets()) prepareLabels(l, f.name, grouping, groupingNames, labels, keys);
+  return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, keys, shape, labels, f) };
 }
 
 /**
@@ -343,18 +335,14 @@ export class GroupStore {
   apply(w: Write): { undo: Undo; removed: Removed | undefined; replaced: Replaced | undefined } {
     const { labels: grouping, key, flat, names: groupingNames } = canonicalGrouping(w.grouping);
     const existing = this.groups.get(key);
-    const prepared = w.families.map((f) => prepare(f, flat, groupingNames, w.timeMs, existing?.families.get(f.name)));
+    const prepared = w.families.map((f) => prepare(pushedFamily(f), flat, groupingNames, w.timeMs, existing?.families.get(f.name)));
     try {
       if (!existing && this.o.max_groups > 0 && this.groups.size >= this.o.max_groups) {
         throw new GroupFullError(`the store holds max_groups (${this.o.max_groups}) groups; delete groups or raise max_groups`);
       }
       this.check(existing, grouping, prepared, w.replaceAll);
     } catch (e) {
-      if (existing && e instanceof InconsistentPushError) {
-        existing.failureTimeMs = w.timeMs;
-        existing.lastPushSuccessful = false;
-        this.changes++;
-      }
+      if (e instanceof InconsistentPushError) this.failed(existing, key, grouping, w.timeMs);
       throw e;
     }
     const group = existing ?? this.create(key, grouping.slice());
@@ -390,6 +378,26 @@ export class GroupStore {
     group.lastPushSuccessful = true;
     this.changes++;
     return { undo, removed: this.gone(group, replaced, reused), replaced: replaced.length > 0 ? { group, families: replaced } : undefined };
+  }
+
+  /**
+   * Records a refused push as the reference does: its group's failure time is set, and a group
+   * that did not exist is created empty with it (push_time_seconds 0), so that an alert on
+   * push_failure_time_seconds fires for a job whose very first push failed. Not where the new
+   * group's own gauges would be another group's series ({job="x"} beside {job="x",instance=""}):
+   * that would make the store inconsistent.
+   */
+  private failed(existing: Group | undefined, key: string, grouping: [string, string][], timeMs: number): void {
+    let g = existing;
+    if (!g) {
+      if (this.o.max_groups > 0 && this.groups.size >= this.o.max_groups) return;
+      const own = groupGaugeLabels(grouping);
+      for (const name of OWN_TYPES.keys()) if (this.ownSeries.has(seriesKey(name, own))) return;
+      g = this.create(key, grouping.slice());
+    }
+    g.failureTimeMs = timeMs;
+    g.lastPushSuccessful = false;
+    this.changes++;
   }
 
   /** Marks a change of the group with this key as refused (a push refused before apply(), e.g. an aggregation that did not fit). */
@@ -452,9 +460,9 @@ export class GroupStore {
     return [...this.groups.values()].map((g) => this.remove(g));
   }
 
-  /** Groups whose last successful push is older than cutoffMs. */
+  /** Groups whose last successful push (for one never pushed successfully: its failure) is older than cutoffMs. */
   *olderThan(cutoffMs: number): Generator<Group> {
-    for (const g of this.groups.values()) if (g.pushTimeMs < cutoffMs) yield g;
+    for (const g of this.groups.values()) if ((g.pushTimeMs || g.failureTimeMs) < cutoffMs) yield g;
   }
 
   /** Puts back a group as persisted, checked like a push; throws InconsistentPushError if it does not fit. */
@@ -463,7 +471,7 @@ export class GroupStore {
     const key = groupKey(grouping);
     if (this.groups.has(key)) throw new InconsistentPushError(`group ${formatLabels(grouping.flat())} appears twice`);
     const names = new Set(grouping.map(([n]) => n));
-    const prepared = families.map((saved) => prepare(saved.family, grouping.flat(), names, saved.timeMs));
+    const prepared = families.map((saved) => prepare(pushedFamily(saved.family), grouping.flat(), names, saved.timeMs));
     this.check(undefined, grouping, prepared, true);
     const g = this.create(key, grouping);
     for (const { sf } of prepared) {
