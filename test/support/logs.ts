@@ -1,4 +1,6 @@
-// Reading the agent's JSON log lines (stderr) in tests.
+// Reading the agent's JSON log lines (stderr) in tests, and a logger whose records a test reads.
+import { Writable } from "node:stream";
+import { pino, type Logger } from "pino";
 
 /** The keys of a JSON object's top level, in order, duplicates kept (JSON.parse keeps only the last). */
 export function topLevelKeys(json: string): string[] {
@@ -28,4 +30,30 @@ export function duplicateKeys(stderr: string): string[] {
     if (doubled.length > 0) out.push(`${doubled.join(", ")}: ${line}`);
   }
   return out;
+}
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+/** The JSON log lines of an agent's stderr. */
+export function logLines(stderr: string): LogLine[] {
+  return stderr
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+/** A pino logger (debug and up) whose records end up in `records`; read them after a setImmediate. */
+export function capturedLogger(): { log: Logger; records: Record<string, unknown>[] } {
+  const records: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split("\n")) if (line) records.push(JSON.parse(line));
+      cb();
+    },
+  });
+  return { log: pino({ level: "debug" }, stream), records };
 }

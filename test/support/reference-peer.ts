@@ -73,7 +73,10 @@ export interface RunningReference {
   stop(): Promise<void>;
 }
 
-/** Starts the reference with no persistence file (and extraArgs); fails (never skips) when it is not installed. */
+/**
+ * Starts the reference with extraArgs, and no persistence file unless they give one
+ * (`--persistence.file=...`); fails (never skips) when it is not installed.
+ */
 export async function startReference(extraArgs: readonly string[] = []): Promise<RunningReference> {
   if (!existsSync(REFERENCE_BINARY)) {
     throw new Error(`${REFERENCE_BINARY} is not installed; run scripts/setup-peers.sh (Debian package prometheus-pushgateway)`);
@@ -81,7 +84,9 @@ export async function startReference(extraArgs: readonly string[] = []): Promise
   let lastError = "";
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child = spawn(REFERENCE_BINARY, [`--web.listen-address=127.0.0.1:${port}`, "--persistence.file=", "--log.level=warn", ...extraArgs], {
+    // The flag may not be given twice.
+    const persistence = extraArgs.some((a) => a.startsWith("--persistence.file=")) ? [] : ["--persistence.file="];
+    const child = spawn(REFERENCE_BINARY, [`--web.listen-address=127.0.0.1:${port}`, ...persistence, "--log.level=warn", ...extraArgs], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";

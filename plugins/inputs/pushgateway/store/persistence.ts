@@ -1,13 +1,16 @@
 // The group store on disk: one JSON document, replaced atomically (written to a temporary file
 // beside it, synced, renamed over it, directory synced), so that a crash leaves either the old
 // file or the new one. A file that cannot be read back is moved aside and the store starts
-// empty: a damaged file must not keep the agent from starting.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+// empty: a damaged file must not keep the agent from starting. A file the reference
+// Pushgateway wrote (gob, see reference-file.ts) is imported once: it is kept beside under
+// another name and pushkit's own file takes its place.
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, writeSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
 import type { Bucket, Metric, MetricFamily, MetricType, Quantile } from "../../../formats/prometheus/model.ts";
-import type { GroupStore, SavedFamily } from "./store.ts";
+import { isReferenceFile, readReferenceFile, ReferenceFileError } from "./reference-file.ts";
+import { InconsistentPushError, type GroupStore, type SavedFamily } from "./store.ts";
 
 const FORMAT = "pushkit-pushgateway-groups";
 const VERSION = 1;
@@ -176,27 +179,74 @@ export class Persistence {
     private readonly log: Logger,
   ) {}
 
-  /** Restores the store; a file that is missing starts it empty, one that is damaged too, after moving it aside. */
+  /**
+   * Restores the store; a file that is missing starts it empty, one that is damaged too, after
+   * moving it aside. A reference Pushgateway's file is imported (see importReference).
+   */
   async load(): Promise<void> {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(this.file, "utf8");
+      bytes = await readFile(this.file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
       throw e;
     }
     try {
-      deserialize(text, this.store);
-      this.savedAt = this.store.changes;
+      if (isReferenceFile(bytes)) {
+        this.importReference(bytes);
+        return;
+      }
+      deserialize(bytes.toString("utf8"), this.store);
       this.log.info({ file: this.file, groups: this.store.size }, "groups restored from the persistence file");
     } catch (e) {
-      if (!(e instanceof Corrupt)) throw e;
+      if (!(e instanceof Corrupt || e instanceof ReferenceFileError)) throw e;
       this.store.wipe();
       const aside = `${this.file}.corrupt-${Date.now()}`;
       renameSync(this.file, aside);
       this.log.error({ file: this.file, movedTo: aside, reason: e.message }, "persistence file is damaged; moved aside, starting with no groups");
     }
     this.savedAt = this.store.changes;
+  }
+
+  /**
+   * Takes every group of a reference Pushgateway's file that fits (one that does not is logged
+   * and left out), keeps the file as it is under `<file>.pushgateway-<ms>`, and writes pushkit's
+   * own file in its place at once, so that the next start reads that one. The original gets its
+   * second name (a hard link) before the new file replaces it: the path never lacks a file.
+   */
+  private importReference(bytes: Buffer): void {
+    const read = readReferenceFile(bytes);
+    const refused = read.unreadable.slice();
+    for (const g of read.groups) {
+      try {
+        this.store.restore(g.labels, g.families, g.pushTimeMs, g.failureTimeMs, g.lastPushSuccessful);
+      } catch (e) {
+        if (!(e instanceof InconsistentPushError)) throw e;
+        refused.push({ labels: g.labels, reason: e.message });
+      }
+    }
+    for (const r of refused) {
+      this.log.error({ file: this.file, group: Object.fromEntries(r.labels), reason: r.reason }, "a group of the reference Pushgateway's persistence file is not imported");
+    }
+    const aside = `${this.file}.pushgateway-${Date.now()}`;
+    try {
+      linkSync(this.file, aside);
+    } catch {
+      // A file system without hard links: the original moves; the new file follows at once.
+      renameSync(this.file, aside);
+    }
+    this.log.info(
+      { file: this.file, movedTo: aside, groups: this.store.size, notImported: refused.length },
+      "groups imported from the reference Pushgateway's persistence file; the original is kept, moved aside, and this file is now written in pushkit's format",
+    );
+    try {
+      writeAtomically(this.file, serialize(this.store));
+      this.savedAt = this.store.changes;
+    } catch (e) {
+      // Written again on the next interval (and at shutdown).
+      this.savedAt = -1;
+      this.log.error({ err: e, file: this.file }, "cannot write the persistence file; will try again on the next interval");
+    }
   }
 
   start(): void {
