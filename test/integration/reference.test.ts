@@ -108,10 +108,16 @@ const DIFFERENCES: Difference[] = [
     reason: "pushkit refuses a gzip body with a wrong checksum or trailing garbage (400); 1.5.1 ignores a read error after the last complete line and stores the push",
   },
   {
-    name: "protobuf metric names",
+    name: "empty protobuf metric names",
     aspect: "status",
-    match: ids("body-pb-invalid-name", "body-pb-empty-name"),
-    reason: "pushkit refuses invalid (or empty) metric names in protobuf as in text; 1.5.1 stores them, and then serves an exposition Prometheus cannot parse",
+    match: ids("body-pb-empty-name"),
+    reason: "pushkit refuses an empty metric name in protobuf (Prometheus 3 takes any non-empty UTF-8 name); 1.5.1 stores it, and then serves an exposition Prometheus cannot parse",
+  },
+  {
+    name: "UTF-8 label names in protobuf",
+    aspect: "status",
+    match: ids("body-pb-invalid-label-name"),
+    reason: "pushkit takes any UTF-8 label name in protobuf, as Pushgateway >= 1.11.2 and Prometheus 3 do (a scrape escapes it, a-b -> a_b, unless asked for allow-utf-8); 1.5.1 refuses it in its consistency check",
   },
   {
     name: "unknown protobuf MetricType",

@@ -270,7 +270,7 @@ async function firstPushes(agent: Agent): Promise<void> {
   await sleep(20);
   // Refused (a gauge the store keeps itself): the group keeps its families and gets a failure time.
   await expectStatus(agent, "PUT", "/metrics/job/refused", 400, "# TYPE push_time_seconds gauge\npush_time_seconds 5\n");
-  // Refused on a group that does not exist: no group.
+  // Refused on a group that does not exist: the group is left empty with its failure time, as the reference does.
   await expectStatus(agent, "PUT", "/metrics/job/never", 400, "# TYPE lc_temperature counter\nlc_temperature 1\n");
 }
 
@@ -279,6 +279,7 @@ const FIRST_GROUPS = [
   "instance=empty,job=lifecycle",
   "instance=om,job=lifecycle",
   "instance=text,job=lifecycle",
+  "job=never",
   "job=refused",
 ];
 
@@ -316,9 +317,9 @@ function fileMatches(file: string, groups: ApiGroup[]): boolean {
       const families = Object.keys(g)
         .filter((k) => !["labels", "last_push_successful", "push_time_seconds", "push_failure_time_seconds"].includes(k))
         .sort();
-      const failure = g.push_failure_time_seconds as { metrics: { value: string }[] };
-      const failureMs = Number(failure.metrics[0].value) === 0 ? 0 : pushTimeMs(g, "push_failure_time_seconds");
-      return `${groupId(g.labels)} ${pushTimeMs(g)} ${failureMs} ${g.last_push_successful} ${families.join("|")}`;
+      // A gauge of 0 (never pushed, or never refused) is stamped with the other time, as the reference does.
+      const ms = (family: string) => (Number((g[family] as { metrics: { value: string }[] }).metrics[0].value) === 0 ? 0 : pushTimeMs(g, family));
+      return `${groupId(g.labels)} ${ms("push_time_seconds")} ${ms("push_failure_time_seconds")} ${g.last_push_successful} ${families.join("|")}`;
     })
     .sort();
   return JSON.stringify(a) === JSON.stringify(b);
@@ -371,6 +372,12 @@ describe("pushgateway group store lifecycle (integration)", function () {
       expect(refused.last_push_successful).to.equal(false);
       expect(pushTimeMs(refused, "push_failure_time_seconds")).to.be.greaterThan(pushTimeMs(refused));
       expect(refused).to.have.property("lc_refused_ok");
+      const never = beforeGroups.find((g) => groupId(g.labels) === "job=never")!;
+      expect(never.last_push_successful).to.equal(false);
+      const gaugeValue = (family: string) => Number((never[family] as { metrics: { value: string }[] }).metrics[0].value);
+      expect(gaugeValue("push_time_seconds")).to.equal(0);
+      expect(gaugeValue("push_failure_time_seconds")).to.be.greaterThan(0);
+      expect(Object.keys(never).sort()).to.deep.equal(["labels", "last_push_successful", "push_failure_time_seconds", "push_time_seconds"]);
       const text = beforeGroups.find((g) => groupId(g.labels) === "instance=text,job=lifecycle")!;
       expect((text.lc_untyped as { time_stamp: string }).time_stamp).to.not.equal((text.lc_temperature as { time_stamp: string }).time_stamp);
       expect(before.text).to.include('lc_temperature{instance="text",job="lifecycle",kind="stamped"} 7 1700000000123');
@@ -399,6 +406,7 @@ describe("pushgateway group store lifecycle (integration)", function () {
         "instance=late,job=lifecycle",
         "instance=om,job=lifecycle",
         "instance=text,job=lifecycle",
+        "job=never",
         "job=refused",
       ]);
       // Wait for the interval write (> 1 s) that holds every change above.
@@ -435,7 +443,7 @@ describe("pushgateway group store lifecycle (integration)", function () {
       doc.groups.push(clash);
       await sleep(5);
       const third = await expectMovedAside(s, file, JSON.stringify(doc), [truncated.aside, second.aside]);
-      expect(String(damagedLog(third.agent, file)!.reason)).to.match(/^groups\[5\]: .*lc_late.* is not a GAUGE/);
+      expect(String(damagedLog(third.agent, file)!.reason)).to.match(/^groups\[6\]: .*lc_late.* is not a GAUGE/);
     });
 
     it("writes the file at a graceful stop even when the interval has not come", async () => {
@@ -522,7 +530,8 @@ describe("pushgateway group store lifecycle (integration)", function () {
         expect(await ids()).to.deep.equal(["group=b,job=ttl"]);
         expect(await ownMetric(agent, "pushkit_pushgateway_groups_expired_total")).to.equal(1);
 
-        // Refused pushes do not keep a group alive: C is pushed once, then only refused.
+        // Refused pushes do not keep a group's metrics alive: C is pushed once, then only refused
+        // (once C has expired, a refused push leaves it behind empty, as a refused first push does).
         const cSent = Date.now();
         await expectStatus(agent, "PUT", "/metrics/job/ttl/group/c", 200, "# TYPE lc_ttl_c gauge\nlc_ttl_c 1\n");
         const refusals: number[] = [];
@@ -530,9 +539,11 @@ describe("pushgateway group store lifecycle (integration)", function () {
           "group C expired",
           async () => {
             refusals.push((await send(agent, "PUT", "/metrics/job/ttl/group/c", "# TYPE push_time_seconds gauge\npush_time_seconds 1\n")).status);
-            const now = await ids();
+            const groups = (await apiMetrics(agent)).groups;
+            const now = groups.map((g) => groupId(g.labels)).sort();
             if (!now.includes("group=b,job=ttl")) bMissing.push(now);
-            return now.includes("group=c,job=ttl") ? undefined : Date.now();
+            const c = groups.find((g) => groupId(g.labels) === "group=c,job=ttl");
+            return c && "lc_ttl_c" in c ? undefined : Date.now();
           },
           ttl + sweep + 7000,
           500,
@@ -542,7 +553,7 @@ describe("pushgateway group store lifecycle (integration)", function () {
         expect(refusals.length).to.be.greaterThan(1);
         expect(new Set(refusals)).to.deep.equal(new Set([400]));
         expect(cGoneAt - cSent, "C removed no earlier than group_ttl after its last successful push").to.be.at.least(ttl);
-        expect(await ids()).to.deep.equal(["group=b,job=ttl"]);
+        expect((await ids()).filter((id) => id !== "group=c,job=ttl")).to.deep.equal(["group=b,job=ttl"]);
         expect(await ownMetric(agent, "pushkit_pushgateway_groups_expired_total")).to.equal(2);
       } finally {
         pushing = false;

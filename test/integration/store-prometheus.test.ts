@@ -223,7 +223,7 @@ describe("group store: a real Prometheus 2.42 scrapes pushkit and the reference 
       send(agent!.url, { method: "GET", path: `${PUSHKIT_PREFIX}/metrics`, headers }),
       send(reference!.url, { method: "GET", path: "/metrics", headers }),
     ]);
-    expect([pk.status, pk.headers["content-type"]]).to.deep.equal([200, "application/openmetrics-text; version=1.0.0; charset=utf-8"]);
+    expect([pk.status, pk.headers["content-type"]]).to.deep.equal([200, "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"]);
     expect([ref.status, ref.headers["content-type"]]).to.deep.equal([200, "text/plain; version=0.0.4; charset=utf-8"]);
   });
 

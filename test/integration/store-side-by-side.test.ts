@@ -120,10 +120,10 @@ const DIFFERENCES: Difference[] = [
       })),
   },
   {
-    name: "a refused push creates its group",
+    name: "a refused push creates a group that poisons the store",
     match: has("refused-new-group"),
     reason:
-      "both refuse the push (400), but the reference still creates its group (push_time_seconds 0, push_failure_time_seconds now); pushkit refuses it without creating anything (a refused push changes only an existing group's failure time)",
+      "both refuse the push (400) and the reference still creates its group (push_time_seconds 0, push_failure_time_seconds now), as pushkit does for a refused first push; but this group's push-time gauges would be another group's, so pushkit creates nothing",
     occurs: (_s, o) => {
       if (o.pk.status !== 400 || o.ref.status !== 400) return `both should refuse: pushkit ${o.pk.status}, reference ${o.ref.status}`;
       const pkGroups = new Set(o.pkSnap.api.map((g) => groupKey(g.labels)));

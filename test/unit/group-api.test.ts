@@ -8,6 +8,8 @@ import { parseGroupingPath } from "../../plugins/inputs/pushgateway/http/groupin
 import { groupPath, renderStatusPage } from "../../plugins/inputs/pushgateway/http/status-page.ts";
 import { groupKey, GroupStore, sortedGrouping, type Group } from "../../plugins/inputs/pushgateway/store/store.ts";
 import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
+import { parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
+import { encodeFamilies } from "../support/protobuf.ts";
 
 /** A group's object in /api/v1/metrics, exactly as written. */
 const jsonText = (g: Parameters<typeof groupMap>[0]): string => goJson(groupMap(g));
@@ -283,5 +285,44 @@ describe("group API and status page", () => {
         });
       }
     }
+  });
+});
+
+describe("native histograms in /api/v1/metrics (the reference >= 1.8)", () => {
+  // The reference's own API test fixture: schema 1, spans {0,2},{0,2} on both sides.
+  const spans = [
+    { offset: 0, length: 2 },
+    { offset: 0, length: 2 },
+  ];
+  function pushed(histogram: object): Record<string, any> {
+    const store = newStore();
+    const families = parseProtobuf(encodeFamilies({ name: "nh", type: 4, metric: [{ histogram: { sample_count: 20, sample_sum: 99.23, schema: 1, zero_threshold: 0, ...histogram } }] }));
+    store.apply({ replaceAll: true, grouping: new Map([["job", "j"]]), families, timeMs: EXAMPLE_MS });
+    return jsonGroup(groupOf(store, { job: "j" })).nh.metrics[0];
+  }
+
+  it("lists each populated bucket as [boundaries, lower, upper, count], most negative first", () => {
+    const m = pushed({ negative_span: spans, negative_delta: [0, 2, -2, 0], positive_span: spans, positive_delta: [0, 2, -2, 0] });
+    expect(m.count).to.equal("20");
+    expect(m.sum).to.equal("99.23");
+    // Go's bound table writes sqrt(2) one unit in the last place lower (1.414213562373095).
+    expect(m.buckets.map((b: unknown[]) => [b[0], b[1], b[2], b[3]])).to.deep.equal([
+      [1, "-1.4142135623730951", "-1", "2"],
+      [0, "1", "1.4142135623730951", "2"],
+    ]);
+  });
+
+  it("shows a float histogram's counts as floats, and the zero bucket as [3, -threshold, threshold, count]", () => {
+    const m = pushed({ sample_count_float: 20.5, zero_threshold: 0.001, zero_count_float: 1.5, positive_span: [{ offset: 1, length: 1 }], positive_count: [2.5] });
+    expect(m.count).to.equal("20.5");
+    expect(m.buckets).to.deep.equal([
+      [3, "-0.001", "0.001", "1.5"],
+      [0, "1", "1.4142135623730951", "2.5"],
+    ]);
+  });
+
+  it("keeps a classic histogram's map of upper bounds", () => {
+    const m = pushed({ bucket: [{ upper_bound: 1, cumulative_count: 3 }] });
+    expect(m.buckets).to.deep.equal({ "1": "3", "+Inf": "20" });
   });
 });

@@ -1,11 +1,12 @@
 // The group store (store.ts) against pushgateway-protocol.md §6 and the reference behaviour of
 // notes/reference-store.md §3-§6: PUT/POST/DELETE semantics, sanitising, the consistency
-// checks (with the reference's defects fixed: a refused push creates no group and cannot
-// poison the store), undo, what a change removed, expiry selection and restore.
+// checks (with the reference's defect fixed: a refused push cannot poison the store; a refused
+// first push leaves its group empty with the failure time, as the reference does), undo, what a change removed, expiry selection and restore.
 import { expect } from "chai";
 import { gather } from "../../plugins/inputs/pushgateway/store/gather.ts";
 import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
-import { MetricFamilyMessage, parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
+import { MetricFamilyMessage } from "../../plugins/formats/prometheus/metrics-proto.ts";
+import { parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.ts";
 import {
   GroupFullError,
   GroupStore,
@@ -99,6 +100,20 @@ function snapshot(store: GroupStore) {
       failureTimeMs: g.failureTimeMs,
       families: [...g.families].map(([name, sf]) => ({ name, timeMs: sf.timeMs, family: structuredClone(sf.family) })),
     }));
+}
+
+/** Groups that hold pushed metrics (a refused first push leaves an empty group behind). */
+function heldGroups(store: GroupStore): number {
+  return [...store.all()].filter((g) => g.families.size > 0).length;
+}
+
+/** The trace a refused first push leaves: its group, empty, with the failure time and no push time. */
+function refusedTrace(store: GroupStore, labels: Labels, timeMs = 1000): void {
+  const g = groupOf(store, labels);
+  expect(g.families.size).to.equal(0);
+  expect(g.failureTimeMs).to.equal(timeMs);
+  expect(g.pushTimeMs).to.equal(0);
+  expect(g.lastPushSuccessful).to.equal(false);
 }
 
 /** Runs a write expected to be refused; returns the message after the reference's prefix. */
@@ -272,7 +287,7 @@ describe("group store", () => {
       const detail = refusal(() => put(store, { job: "a" }, 'z{instance="x"} 2\n'));
       expect(detail).to.contain('"z"');
       expect(detail).to.match(/was collected before with the same name and label values$/);
-      expect(store.get(keyOf({ job: "a" }))).to.equal(undefined);
+      refusedTrace(store, { job: "a" });
     });
 
     it("refuses the same series twice in one push", () => {
@@ -281,7 +296,7 @@ describe("group store", () => {
       expect(detail).to.match(/was collected before with the same name and label values$/);
       // also when sanitising makes them equal
       refusal(() => put(store, { job: "a" }, 'x{job="p"} 1\nx{job="q"} 2\n'));
-      expect(store.size).to.equal(0);
+      expect(heldGroups(store)).to.equal(0);
     });
 
     describe("suffix collisions", () => {
@@ -302,7 +317,7 @@ describe("group store", () => {
           const store = newStore();
           put(store, { job: "a" }, first);
           expect(refusal(() => put(store, { job: "b" }, second))).to.equal(message);
-          expect(store.size).to.equal(1);
+          expect(heldGroups(store)).to.equal(1);
         });
       }
 
@@ -328,7 +343,7 @@ describe("group store", () => {
           put(store, { job: "a" }, gaugeHistogram);
           expect(store.get(keyOf({ job: "a" }))!.families.get("g")!.family.type).to.equal("GAUGE_HISTOGRAM");
           refusal(() => put(store, { job: "b" }, `# TYPE g${suffix} gauge\ng${suffix} 1\n`));
-          expect(store.size, suffix).to.equal(1);
+          expect(heldGroups(store), suffix).to.equal(1);
         }
       });
 
@@ -337,7 +352,7 @@ describe("group store", () => {
           const store = newStore();
           put(store, { job: "a" }, `# TYPE g${suffix} gauge\ng${suffix} 1\n`);
           refusal(() => put(store, { job: "b" }, gaugeHistogram));
-          expect(store.size, suffix).to.equal(1);
+          expect(heldGroups(store), suffix).to.equal(1);
         }
       });
 
@@ -345,7 +360,7 @@ describe("group store", () => {
         const store = newStore();
         const detail = refusal(() => put(store, { job: "c" }, '# TYPE y_count gauge\ny_count 1\n# TYPE y summary\ny{quantile="0.5"} 1\ny_sum 2\n'));
         expect(detail).to.match(/named "y(_count)?" collides with previously collected/);
-        expect(store.size).to.equal(0);
+        expect(heldGroups(store)).to.equal(0);
       });
 
       it("refuses a collision with a family of the same group that a POST keeps", () => {
@@ -365,7 +380,7 @@ describe("group store", () => {
       expect(refusal(() => put(store, { job: "q", quantile: "0.5" }, "# TYPE s summary\ns_sum 1\ns_count 1\n"))).to.match(/must not have an explicit "quantile" label$/);
       // a gauge may have one
       put(store, { job: "q", quantile: "0.5" }, "# TYPE g gauge\ng 1\n");
-      expect(store.size).to.equal(1);
+      expect(heldGroups(store)).to.equal(1);
     });
 
     it("refuses a histogram with an le label", () => {
@@ -373,7 +388,7 @@ describe("group store", () => {
       const body = proto({ name: "hq", type: "HISTOGRAM", metric: [{ label: [{ name: "le", value: "1" }], histogram: { sample_count: 1, sample_sum: 2, bucket: [{ upper_bound: 1, cumulative_count: 1 }] } }] });
       expect(refusal(() => put(store, { job: "q2" }, body))).to.match(/^collected metric "hq" .* must not have an explicit "le" label$/);
       refusal(() => put(store, { job: "q2", le: "1" }, '# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n'));
-      expect(store.size).to.equal(0);
+      expect(heldGroups(store)).to.equal(0);
     });
 
     it("refuses pushes of push_time_seconds and push_failure_time_seconds, whatever their type", () => {
@@ -381,7 +396,7 @@ describe("group store", () => {
       for (const body of ["push_time_seconds 1\n", "# TYPE push_time_seconds gauge\npush_time_seconds 1\n", "# TYPE push_failure_time_seconds gauge\npush_failure_time_seconds 5\n", "push_failure_time_seconds 8\n"]) {
         refusal(() => put(store, { job: "p" }, body));
       }
-      expect(store.size).to.equal(0);
+      expect(heldGroups(store)).to.equal(0);
       put(store, { job: "p" }, "");
       // also into an existing group (the reference stores push_failure_time_seconds verbatim there)
       refusal(() => post(store, { job: "p" }, '# TYPE push_failure_time_seconds gauge\npush_failure_time_seconds{a="b"} 5\n'));
@@ -459,14 +474,34 @@ describe("group store", () => {
       expect(groupOf(store, { job: "a" }).failureTimeMs).to.equal(0);
     });
 
-    it("a refused push creates no group", () => {
+    it("a refused first push leaves its group empty with the failure time, as the reference does", () => {
       const store = newStore();
       put(store, { job: "a" }, "# TYPE x counter\nx 1\n", 1000);
       const before = snapshot(store);
       refusal(() => put(store, { job: "new" }, "# TYPE x gauge\nx 2\n", 5000));
-      refusal(() => post(store, { job: "new" }, "# TYPE x gauge\nx 2\n", 5000));
-      expect(snapshot(store)).to.deep.equal(before);
-      expect(store.get(keyOf({ job: "new" }))).to.equal(undefined);
+      refusedTrace(store, { job: "new" }, 5000);
+      refusal(() => post(store, { job: "new" }, "# TYPE x gauge\nx 2\n", 6000));
+      refusedTrace(store, { job: "new" }, 6000);
+      expect(snapshot(store).filter((g) => g.key !== keyOf({ job: "new" }))).to.deep.equal(before);
+      // served as the reference serves it: push_time_seconds 0, push_failure_time_seconds set
+      const own = gather(store.all(), []).filter((f) => f.name.startsWith("push_"));
+      const values = Object.fromEntries(own.map((f) => [f.name, f.metrics.find((m) => m.labels.includes("new"))!.value]));
+      expect(values).to.deep.equal({ push_time_seconds: 0, push_failure_time_seconds: 6 });
+      // a later good push makes it an ordinary group that keeps its failure time
+      put(store, { job: "new" }, "# TYPE x counter\nx 3\n", 7000);
+      expect(groupOf(store, { job: "new" }).pushTimeMs).to.equal(7000);
+      expect(groupOf(store, { job: "new" }).failureTimeMs).to.equal(6000);
+    });
+
+    it("a refused first push leaves no group where max_groups is reached, or where its own gauges would be another group's", () => {
+      const full = newStore({ max_groups: 1 });
+      put(full, { job: "a" }, "# TYPE x counter\nx 1\n");
+      expect(() => put(full, { job: "b" }, "# TYPE x gauge\nx 1\n")).to.throw(GroupFullError);
+      expect(full.size).to.equal(1);
+      const store = newStore();
+      put(store, { job: "px" }, "");
+      refusal(() => put(store, { job: "px", instance: "" }, "pa 1\n"));
+      expect(store.size).to.equal(1);
     });
 
     it("a later successful push keeps the failure time", () => {
@@ -485,7 +520,7 @@ describe("group store", () => {
       expect(refusal(() => put(strict, { job: "b" }, "a 1 1700000000000\n"))).to.equal("pushed metrics must not have timestamps");
       // the type clash would be refused too, but the timestamp is reported
       expect(refusal(() => put(strict, { job: "b" }, "# TYPE x gauge\nx 1 1700000000000\n"))).to.equal("pushed metrics must not have timestamps");
-      expect(strict.size).to.equal(1);
+      expect(heldGroups(strict)).to.equal(1);
       // reject_timestamps applies without consistency_check too
       const unchecked = newStore({ reject_timestamps: true, consistency_check: false });
       expect(refusal(() => put(unchecked, { job: "b" }, "a 1 1700000000000\n"))).to.equal("pushed metrics must not have timestamps");

@@ -8,20 +8,21 @@ import { Counter } from "prom-client";
 import { VERSION } from "../../../core/version.ts";
 import { apiRoutes } from "./http/api.ts";
 import { Converter } from "../../formats/prometheus/convert.ts";
-import { LABEL_NAME } from "../../formats/prometheus/model.ts";
+import { LABEL_NAME, parseOptions } from "../../formats/prometheus/model.ts";
 import { Groups } from "./store/groups.ts";
 import { ownNames } from "./own-metrics.ts";
 import { ParsePool } from "./ingest/parse-pool.ts";
+import type { WorkerSetup } from "./ingest/parse-worker.ts";
 import { Persistence } from "./store/persistence.ts";
 import { pushRoutes } from "./http/routes.ts";
 import { statusPage } from "./http/status-page.ts";
 import { GroupStore } from "./store/store.ts";
 import { aggregateOption, AggregateRules } from "./aggregate/rules.ts";
 
-/** What a parse worker needs to convert like the main thread: plain data, it is copied to the worker. */
-function convertOptions(o: ConvertOptions): ConvertOptions {
+/** What a parse worker needs to parse and convert like the main thread: plain data, it is copied to the worker. */
+function workerSetup(o: ConvertOptions & { enable_utf8_names: boolean }): WorkerSetup {
   const { measurement_name, job_as_measurement, keep_exist_metric_name, honor_timestamps, tags } = o;
-  return { measurement_name, job_as_measurement, keep_exist_metric_name, honor_timestamps, tags };
+  return { convert: { measurement_name, job_as_measurement, keep_exist_metric_name, honor_timestamps, tags }, parse: parseOptions(o) };
 }
 
 export const pushgatewayOptions = {
@@ -91,12 +92,16 @@ export const pushgatewayOptions = {
   }),
   persistence_file: opt.string({
     default: "",
-    description: "File the groups are kept in across restarts (written atomically); empty keeps them in memory only.",
+    description: "File the groups are kept in across restarts (written atomically); empty keeps them in memory only. A file the reference Pushgateway wrote (its --persistence.file) is imported at start-up, kept beside as <file>.pushgateway-<ms>, and replaced by pushkit's own format.",
   }),
   persistence_interval: opt.duration({
     default: 5 * 60_000,
     min: 1000,
     description: "How often the persistence file is rewritten when groups changed (and always at shutdown).",
+  }),
+  enable_utf8_names: opt.boolean({
+    default: false,
+    description: 'Accept UTF-8 metric and label names in text and OpenMetrics pushes (quoted: {"my.metric","my.label"="v"} 1) and U__-escaped label names in the grouping key (/metrics/job/j/U__my_2e_label/v), as the reference\'s --push.enable-utf8-names. Protobuf pushes carry UTF-8 names either way.',
   }),
   enable_admin_api: opt.boolean({
     default: false,
@@ -133,7 +138,7 @@ export default defineInput({
         await persistence?.load();
         persistence?.start();
         groups.startExpiry(options.group_ttl);
-        if (options.parse_workers > 0) pool = new ParsePool(options.parse_workers, convertOptions(options), ctx.log);
+        if (options.parse_workers > 0) pool = new ParsePool(options.parse_workers, workerSetup(options), ctx.log);
       },
       async stop() {
         groups.stopExpiry();

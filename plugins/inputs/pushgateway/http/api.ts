@@ -4,7 +4,8 @@ import type { Context } from "koa";
 import type { InputContext } from "../../../../core/plugin.ts";
 import type { Metric, MetricFamily } from "../../../formats/prometheus/model.ts";
 import { formatGoFloat } from "../../../formats/prometheus/goformat.ts";
-import { CONTENT_TYPES, negotiate } from "../../../formats/prometheus/mediatypes.ts";
+import { nativeBuckets } from "../../../formats/prometheus/native-histogram.ts";
+import { contentType, negotiate } from "../../../formats/prometheus/mediatypes.ts";
 import { render } from "../../../formats/prometheus/write.ts";
 import { gather } from "../store/gather.ts";
 import type { Groups } from "../store/groups.ts";
@@ -67,7 +68,10 @@ function jsonMetric(f: MetricFamily, m: Metric): GoMap {
     out.push(["sum", formatGoFloat(s.sum ?? 0)]);
   } else if (f.type === "HISTOGRAM" || f.type === "GAUGE_HISTOGRAM") {
     const h = m.histogram ?? { buckets: [], floatCounts: false };
-    out.push(["buckets", new GoMap(h.buckets.map((b) => [formatGoFloat(b.upperBound), count(b.count, h.floatCounts)]))]);
+    // A native histogram as the reference >= 1.8 shows one: [boundaries, lower, upper, count] per populated bucket.
+    const native = nativeBuckets(h);
+    if (native) out.push(["buckets", native.map((b) => [b.boundaries, formatGoFloat(b.lower), formatGoFloat(b.upper), count(b.count, h.floatCounts)])]);
+    else out.push(["buckets", new GoMap(h.buckets.map((b) => [formatGoFloat(b.upperBound), count(b.count, h.floatCounts)]))]);
     out.push(["count", count(h.count ?? 0, h.floatCounts)]);
     out.push(["sum", formatGoFloat(h.sum ?? 0)]);
   } else {
@@ -92,7 +96,7 @@ export function jsonGroup(g: Group, rule?: AggregateRule): GoMap {
   }
   for (const [name, sf] of g.families) out.push([name, jsonFamily(sf.family, sf.timeMs)]);
   const labels = groupGaugeLabels(g.labels);
-  out.push([PUSH_TIME, jsonFamily({ name: PUSH_TIME, help: PUSH_TIME_HELP, type: "GAUGE", metrics: [{ labels, value: g.pushTimeMs / 1000 }] }, g.pushTimeMs)]);
+  out.push([PUSH_TIME, jsonFamily({ name: PUSH_TIME, help: PUSH_TIME_HELP, type: "GAUGE", metrics: [{ labels, value: g.pushTimeMs / 1000 }] }, g.pushTimeMs || g.failureTimeMs)]);
   out.push([PUSH_FAILURE_TIME, jsonFamily({ name: PUSH_FAILURE_TIME, help: PUSH_FAILURE_TIME_HELP, type: "GAUGE", metrics: [{ labels, value: g.failureTimeMs / 1000 }] }, g.failureTimeMs || g.pushTimeMs)]);
   return new GoMap(out);
 }
@@ -114,10 +118,10 @@ export function apiRoutes(o: ApiOptions, input: InputContext, groups: Groups, ru
   const p = o.route_prefix;
 
   input.http.route(["GET", "HEAD"], `${p}/metrics`, async (ctx) => {
-    const format = negotiate(ctx.get("Accept") || undefined);
+    const scrape = negotiate(ctx.get("Accept") || undefined);
     const families = gather(groups.store.all(), await ownFamilies(input.metrics), rules.size > 0 ? (g) => rules.ruleForGroup(g.labels)?.id : undefined);
-    ctx.type = CONTENT_TYPES[format];
-    ctx.body = render(families, format);
+    ctx.type = contentType(scrape);
+    ctx.body = render(families, scrape.format, scrape.escaping);
   }, { access: "read" });
 
   // The JSON API is what dashboards are built on: pages of the origins the agent lists may read it.

@@ -1,11 +1,14 @@
 // The grouping key in a push URL, parsed as the reference Pushgateway parses it:
 //   P/metrics/job[@base64]/<job>{/<label>[@base64]/<value>}[/]
 // The path is percent-decoded before it is split on "/", so a value holding "/" must use
-// @base64 (URL-safe alphabet, padding optional).
+// @base64 (URL-safe alphabet, padding optional). With UTF-8 names enabled, a label name is
+// read with the "values" escaping scheme after its @base64 suffix is cut (U__my_2e_label is
+// "my.label"), as Pushgateway 1.11 does with --push.enable-utf8-names.
 import { isUtf8 } from "node:buffer";
 import { HttpError } from "../../../../core/errors.ts";
 import { goQuote, goQuoteBytes } from "../../../formats/prometheus/goformat.ts";
-import { LABEL_NAME } from "../../../formats/prometheus/model.ts";
+import { unescapeValues } from "../../../formats/prometheus/escaping.ts";
+import { isLabelName, type NameValidation } from "../../../formats/prometheus/model.ts";
 
 const BASE64_SUFFIX = "@base64";
 
@@ -87,7 +90,7 @@ function utf8Value(name: string, value: Buffer): string {
 }
 
 /** Splits "/name/value/name@base64/value..." into labels; the last duplicate wins. */
-export function splitLabels(labels: Buffer): Map<string, string> {
+export function splitLabels(labels: Buffer, names: NameValidation = "legacy"): Map<string, string> {
   const result = new Map<string, string>();
   if (labels.length <= 1) return result;
   const parts: Buffer[] = [];
@@ -109,10 +112,12 @@ export function splitLabels(labels: Buffer): Map<string, string> {
     const name = parts[i].toString("utf8");
     const value = parts[i + 1];
     const encoded = name.endsWith(BASE64_SUFFIX);
-    const trimmed = encoded ? name.slice(0, -BASE64_SUFFIX.length) : name;
-    if (!LABEL_NAME.test(trimmed) || trimmed.startsWith("__")) throw new HttpError(400, `improper label name ${goQuote(trimmed)}`);
+    const cut = encoded ? name.slice(0, -BASE64_SUFFIX.length) : name;
+    const label = names === "utf8" ? unescapeValues(cut) : cut;
+    // Reserved either way: the reference looks only at the escaped form, which lets U______x through as "__x".
+    if (!isLabelName(label, names) || label.startsWith("__") || cut.startsWith("__")) throw new HttpError(400, `improper label name ${goQuote(cut)}`);
     if (!encoded) {
-      result.set(trimmed, utf8Value(trimmed, value));
+      result.set(label, utf8Value(label, value));
       continue;
     }
     const text = value.toString("utf8");
@@ -120,9 +125,9 @@ export function splitLabels(labels: Buffer): Map<string, string> {
     try {
       decoded = decodeBase64UrlBytes(text);
     } catch (e) {
-      throw new HttpError(400, `invalid base64 encoding for label ${trimmed}=${goQuote(text)}: ${(e as Error).message}`);
+      throw new HttpError(400, `invalid base64 encoding for label ${cut}=${goQuote(text)}: ${(e as Error).message}`);
     }
-    result.set(trimmed, utf8Value(trimmed, decoded));
+    result.set(label, utf8Value(label, decoded));
   }
   return result;
 }
@@ -137,7 +142,7 @@ export interface GroupingKey {
  * Parses the part of a push path after "/metrics/job": "/<job>..." or "@base64/<job>...".
  * Returns undefined when the path is no push path at all (the router's 404).
  */
-export function parseGroupingPath(afterJob: string): GroupingKey | undefined {
+export function parseGroupingPath(afterJob: string, names: NameValidation = "legacy"): GroupingKey | undefined {
   const decoded = unescapePath(afterJob);
   const base64 = decoded.subarray(0, BASE64_SUFFIX.length + 1).toString("latin1") === BASE64_SUFFIX + "/";
   const rest = base64 ? decoded.subarray(BASE64_SUFFIX.length + 1) : decoded[0] === 0x2f ? decoded.subarray(1) : undefined;
@@ -156,7 +161,7 @@ export function parseGroupingPath(afterJob: string): GroupingKey | undefined {
       throw new HttpError(400, `invalid base64 encoding in job name ${goQuote(err.partial)}: ${err.message}`);
     }
   }
-  const labels = splitLabels(labelPart);
+  const labels = splitLabels(labelPart, names);
   const job = utf8Value("job", jobBytes);
   if (job === "") throw new HttpError(400, "job name is required");
   labels.set("job", job);

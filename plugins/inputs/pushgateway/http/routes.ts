@@ -10,7 +10,7 @@ import type { InputContext } from "../../../../core/plugin.ts";
 import { nowNs } from "../../../../core/point.ts";
 import { Converter, type ConvertOptions } from "../../../formats/prometheus/convert.ts";
 import { parseGroupingPath, type GroupingKey } from "./grouping.ts";
-import { BodyParseError, type MetricFamily } from "../../../formats/prometheus/model.ts";
+import { BodyParseError, parseOptions, type MetricFamily, type NameValidation, type ParseOptions } from "../../../formats/prometheus/model.ts";
 import { bodyFormat, type BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import { parseBody as parseAs } from "../../../formats/prometheus/parse.ts";
 import { PushMetrics } from "../metrics.ts";
@@ -26,22 +26,23 @@ export interface RouteOptions extends ConvertOptions {
   max_decompressed_bytes: number;
   parse_worker_min_bytes: number;
   max_inflight_bytes: number;
+  enable_utf8_names: boolean;
 }
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-function groupingKey(ctx: Context, prefixLength: number): GroupingKey {
+function groupingKey(ctx: Context, prefixLength: number, names: NameValidation): GroupingKey {
   const afterJob = ctx.path.slice(prefixLength);
-  const key = parseGroupingPath(afterJob);
+  const key = parseGroupingPath(afterJob, names);
   if (!key) throw new HttpError(404, "404 page not found");
   return key;
 }
 
-export function parseBody(body: Buffer, format: BodyFormat): MetricFamily[] {
+export function parseBody(body: Buffer, format: BodyFormat, options: ParseOptions = {}): MetricFamily[] {
   try {
-    return parseAs(body, format);
+    return parseAs(body, format, options);
   } catch (e) {
     if (e instanceof BodyParseError) throw new HttpError(400, e.message);
     throw e;
@@ -65,6 +66,7 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
   const base = `${o.route_prefix}/metrics/job`;
   const pattern = new RegExp(`^${escapeRegExp(base)}(?:@base64)?/`);
   const converter = new Converter(o);
+  const parsing = parseOptions(o);
   const budget = new MemoryBudget(o.max_inflight_bytes, "max_inflight_bytes");
 
   const metrics = new PushMetrics(input.metrics, rules.rules.map((r) => r.id));
@@ -78,7 +80,7 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
     async (ctx) => {
       let format: BodyFormat | undefined;
       try {
-        const key = groupingKey(ctx, base.length);
+        const key = groupingKey(ctx, base.length, parsing.names);
         // A push of an aggregated job goes to the group without the rule's dropped labels, in
         // that group's line: merges into one group are applied in the order they arrived.
         const rule = rules.size > 0 ? rules.ruleFor(key.job) : undefined;
@@ -95,11 +97,11 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
             const workers = pool();
             if (rule) {
               // Its points are the merged values, made once the merge is done.
-              parsed = { families: parseBody(body, format), batch: PointBatch.fromLineProtocol([], 0) };
+              parsed = { families: parseBody(body, format, parsing), batch: PointBatch.fromLineProtocol([], 0) };
             } else if (workers?.available && body.length >= o.parse_worker_min_bytes) {
               parsed = await workers.run(body, format, key.labels, received, true);
             } else {
-              const families = parseBody(body, format);
+              const families = parseBody(body, format, parsing);
               // Straight into line protocol, as the workers do: no point objects for sinks that write it as is.
               const { chunks, lines } = converter.lineProtocol(families, key.labels, received);
               parsed = { families, batch: PointBatch.fromLineProtocol(chunks, lines) };
@@ -138,7 +140,7 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
     ["DELETE"],
     pattern,
     async (ctx) => {
-      const key = groupingKey(ctx, base.length);
+      const key = groupingKey(ctx, base.length, parsing.names);
       ctx.req.resume();
       const rule = rules.size > 0 ? rules.ruleFor(key.job) : undefined;
       const target = rule ? aggregatedGrouping(key.labels, rule) : key.labels;
