@@ -46,8 +46,8 @@ export function logLines(stderr: string): LogLine[] {
     .map((l) => JSON.parse(l) as LogLine);
 }
 
-/** A pino logger (debug and up) whose records end up in `records`; read them after a setImmediate. */
-export function capturedLogger(): { log: Logger; records: Record<string, unknown>[] } {
+/** A pino logger (debug and up by default) whose records end up in `records`; read them after a setImmediate. */
+export function capturedLogger(level = "debug"): { log: Logger; records: Record<string, unknown>[] } {
   const records: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk, _enc, cb) {
@@ -55,5 +55,5 @@ export function capturedLogger(): { log: Logger; records: Record<string, unknown
       cb();
     },
   });
-  return { log: pino({ level: "debug" }, stream), records };
+  return { log: pino({ level }, stream), records };
 }

@@ -5,8 +5,7 @@ import { expect } from "chai";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
-import { pino } from "pino";
+import { capturedLogger } from "../support/logs.ts";
 import type { MetricFamily } from "../../plugins/formats/prometheus/model.ts";
 import { deserialize, Persistence, serialize } from "../../plugins/inputs/pushgateway/store/persistence.ts";
 import { GroupStore, InconsistentPushError, type StoreOptions } from "../../plugins/inputs/pushgateway/store/store.ts";
@@ -91,18 +90,6 @@ gh_count 3
   return store;
 }
 
-/** A pino logger whose records end up in `records`. */
-function capture(level = "debug") {
-  const records: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split("\n")) if (line) records.push(JSON.parse(line));
-      cb();
-    },
-  });
-  return { log: pino({ level }, stream), records };
-}
-
 /** Lets pino's stream deliver what was logged. */
 const flush = () => new Promise((r) => setImmediate(r));
 
@@ -177,7 +164,7 @@ describe("group persistence", () => {
   describe("Persistence.load", () => {
     it("starts empty when there is no file, and creates none", async () => {
       const store = newStore();
-      const p = new Persistence(file, 60_000, store, capture().log);
+      const p = new Persistence(file, 60_000, store, capturedLogger().log);
       await p.load();
       expect(store.size).to.equal(0);
       expect(readdirSync(dir)).to.deep.equal([]);
@@ -185,9 +172,9 @@ describe("group persistence", () => {
 
     it("restores what stop() wrote", async () => {
       const store = richStore();
-      new Persistence(file, 60_000, store, capture().log).stop();
+      new Persistence(file, 60_000, store, capturedLogger().log).stop();
       const back = newStore();
-      const { log, records } = capture();
+      const { log, records } = capturedLogger();
       await new Persistence(file, 60_000, back, log).load();
       expect(snapshot(back)).to.deep.equal(snapshot(store));
       await flush();
@@ -197,7 +184,7 @@ describe("group persistence", () => {
     /** Loads `content` from the file; the store must end up empty and the file moved aside intact. */
     async function expectDamaged(content: string, store: GroupStore = newStore()) {
       writeFileSync(file, content);
-      const { log, records } = capture();
+      const { log, records } = capturedLogger();
       const before = Date.now();
       await new Persistence(file, 60_000, store, log).load();
       const after = Date.now();
@@ -252,12 +239,12 @@ describe("group persistence", () => {
     it("goes on with the agent after a damaged file: later saves write a good file", async () => {
       writeFileSync(file, "garbage");
       const store = newStore();
-      const p = new Persistence(file, 60_000, store, capture().log);
+      const p = new Persistence(file, 60_000, store, capturedLogger().log);
       await p.load();
       put(store, { job: "after" }, "m 1\n");
       p.stop();
       const back = newStore();
-      await new Persistence(file, 60_000, back, capture().log).load();
+      await new Persistence(file, 60_000, back, capturedLogger().log).load();
       expect(snapshot(back)).to.deep.equal(snapshot(store));
     });
   });
@@ -267,7 +254,7 @@ describe("group persistence", () => {
       const store = richStore();
       writeFileSync(file, "old content");
       const oldInode = statSync(file).ino;
-      new Persistence(file, 60_000, store, capture().log).stop();
+      new Persistence(file, 60_000, store, capturedLogger().log).stop();
       expect(readdirSync(dir)).to.deep.equal(["groups.json"]);
       // replaced by a rename, not rewritten in place: a crash mid-write leaves the old file whole
       expect(statSync(file).ino).not.to.equal(oldInode);
@@ -279,7 +266,7 @@ describe("group persistence", () => {
 
     it("saveIfChanged writes only after changes", async () => {
       const store = newStore();
-      const p = new Persistence(file, 60_000, store, capture().log);
+      const p = new Persistence(file, 60_000, store, capturedLogger().log);
       await p.load();
       p.saveIfChanged();
       expect(existsSync(file), "nothing changed yet").to.equal(false);
@@ -309,7 +296,7 @@ describe("group persistence", () => {
     it("does not rewrite a file it has just loaded", async () => {
       writeFileSync(file, serialize(richStore()));
       const store = newStore();
-      const p = new Persistence(file, 60_000, store, capture().log);
+      const p = new Persistence(file, 60_000, store, capturedLogger().log);
       await p.load();
       expect(store.size).to.be.greaterThan(0);
       rmSync(file);
@@ -320,7 +307,7 @@ describe("group persistence", () => {
     it("logs a failed write and tries again later instead of throwing", async () => {
       const missing = path.join(dir, "no-such-dir", "groups.json");
       const store = newStore();
-      const { log, records } = capture();
+      const { log, records } = capturedLogger();
       const p = new Persistence(missing, 60_000, store, log);
       await p.load();
       put(store, { job: "a" }, "m 1\n");

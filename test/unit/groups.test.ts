@@ -2,8 +2,7 @@
 // nothing (undone when the sinks refuse it), removed series handed on as removals, and expiry.
 // The host is a fake here: an object with emit/retract/removalsWanted that records its calls.
 import { expect } from "chai";
-import { Writable } from "node:stream";
-import { pino } from "pino";
+import { capturedLogger } from "../support/logs.ts";
 import { PointBatch } from "../../core/batch.ts";
 import { nowNs, type Point } from "../../core/point.ts";
 import { Converter } from "../../plugins/formats/prometheus/convert.ts";
@@ -60,17 +59,6 @@ class FakeInput {
 
 const converter = new Converter({ measurement_name: "", job_as_measurement: false, keep_exist_metric_name: false, honor_timestamps: true, tags: {} });
 
-function capture() {
-  const records: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split("\n")) if (line) records.push(JSON.parse(line));
-      cb();
-    },
-  });
-  return { log: pino({ level: "debug" }, stream), records };
-}
-
 interface Setup {
   store: GroupStore;
   input: FakeInput;
@@ -84,7 +72,7 @@ function setup(): Setup {
   const input = new FakeInput();
   const counts = { changed: 0, expired: [] as number[] };
   const hooks: GroupsHooks = { changed: () => counts.changed++, expired: (n) => counts.expired.push(n) };
-  const { log, records } = capture();
+  const { log, records } = capturedLogger();
   return { store, input, groups: new Groups(store, input, converter, log, hooks), hooks: counts, records };
 }
 
