@@ -1,10 +1,10 @@
 import { expect } from "chai";
 import { pino } from "pino";
-import { HttpError } from "../../core/errors.ts";
+import { BodyParseError } from "../../plugins/formats/prometheus/model.ts";
 import { LineEncoder, LineWriter } from "../../core/lineprotocol.ts";
 import { Converter, type ConvertOptions } from "../../plugins/formats/prometheus/convert.ts";
 import { ParsePool } from "../../plugins/inputs/pushgateway/ingest/parse-pool.ts";
-import { parseBody } from "../../plugins/inputs/pushgateway/http/routes.ts";
+import { parseBody } from "../../plugins/formats/prometheus/parse.ts";
 import type { PushedFamily } from "../../plugins/inputs/pushgateway/store/pushed-family.ts";
 
 const options: ConvertOptions = { measurement_name: "", job_as_measurement: false, keep_exist_metric_name: false, honor_timestamps: true, tags: { dc: "eu" } };
@@ -74,9 +74,8 @@ describe("parse workers", function () {
     } catch (e) {
       err = e;
     }
-    expect(err).to.be.instanceOf(HttpError);
-    expect((err as HttpError).status).to.equal(400);
-    expect((err as HttpError).message).to.equal('text format parsing error in line 2: unexpected end of label value "y"');
+    expect(err).to.be.instanceOf(BodyParseError);
+    expect((err as BodyParseError).message).to.equal('text format parsing error in line 2: unexpected end of label value "y"');
   });
 
   it("start only when a push comes, and never more than asked for", async () => {

@@ -262,7 +262,7 @@ describe("protobuf parser", () => {
 
     it("a length prefix cut short", () => {
       expect(failure(Buffer.concat([two.subarray(0, firstLength), Buffer.from([0x80])])).message).to.equal(
-        `protobuf parsing error at byte ${firstLength}: truncated length prefix of a MetricFamily message`,
+        `protobuf parsing error at byte ${firstLength}: invalid length prefix of a MetricFamily message: truncated`,
       );
     });
 

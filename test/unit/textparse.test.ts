@@ -471,10 +471,13 @@ describe("text format parser (parse-text.ts)", () => {
       expect(only("m 1\t\t42\n").metrics).to.deep.equal([untyped(1, [], 42)]);
     });
 
-    it("accepts the int64 extremes and rejects one past them", () => {
-      // (The model keeps timestamps as JavaScript numbers, so only their rounded value shows.)
-      expect(only("m 1 9223372036854775807\n").metrics[0].timestampMs).to.equal(9223372036854775807);
-      expect(only("m 1 -9223372036854775808\n").metrics[0].timestampMs).to.equal(-9223372036854775808);
+    it("accepts what int64 nanoseconds can hold and refuses the rest of int64 milliseconds, naming the metric", () => {
+      expect(only("m 1 9223372036854\n").metrics[0].timestampMs).to.equal(9223372036854);
+      expect(only("m 1 -9223372036854\n").metrics[0].timestampMs).to.equal(-9223372036854);
+      const range = "is outside the range a timestamp may have (int64 nanoseconds: -9223372036854 to 9223372036854 ms)";
+      expectError("m 1 9223372036855\n", 1, `timestamp 9223372036855 ${range}, for metric "m"`);
+      expectError("x 1 9223372036854775807\n", 1, `timestamp 9223372036854775807 ${range}, for metric "x"`);
+      expectError("m 1 -9223372036854775808\n", 1, `timestamp -9223372036854775808 ${range}, for metric "m"`);
       expectError("m 1 9223372036854775808\n", 1, 'expected integer as timestamp, got "9223372036854775808"');
       expectError("m 1 -9223372036854775809\n", 1, 'expected integer as timestamp, got "-9223372036854775809"');
       expectError("m 1 99999999999999999999\n", 1, 'expected integer as timestamp, got "99999999999999999999"');
@@ -778,8 +781,8 @@ describe("text format parser (parse-text.ts)", () => {
     });
 
     it("reads plain integer timestamps exactly, negative zero included", () => {
-      const ms = only("m 1 -0\nm 1 123456789012345\nm 1 1234567890123456\nm 1 +0012\n").metrics.map((m) => m.timestampMs);
-      expect(ms).to.deep.equal([-0, 123456789012345, 1234567890123456, 12]);
+      const ms = only("m 1 -0\nm 1 1234567890123\nm 1 0009223372036854\nm 1 +0012\n").metrics.map((m) => m.timestampMs);
+      expect(ms).to.deep.equal([-0, 1234567890123, 9223372036854, 12]);
       expect(Object.is(ms[0], -0)).to.equal(true);
     });
   });

@@ -1,5 +1,6 @@
 // Metric families as the parsers produce them and the converter consumes them: the shape of
 // Prometheus' client_model MetricFamily, with plain numbers for values.
+import type { BodyLimits } from "./limits.ts";
 
 export type MetricType = "COUNTER" | "GAUGE" | "SUMMARY" | "UNTYPED" | "HISTOGRAM" | "GAUGE_HISTOGRAM";
 
@@ -85,15 +86,31 @@ export function isLabelName(name: string, validation: NameValidation): boolean {
 export interface ParseOptions {
   /** Quoted UTF-8 names in the text formats (protobuf carries any UTF-8 name regardless). */
   names?: NameValidation;
+  /** What one body may hold; over a limit the parser throws a LimitError (limits.ts). */
+  limits?: BodyLimits;
 }
 
 /** The parse options of an input that has an enable_utf8_names switch. */
-export function parseOptions(o: { enable_utf8_names: boolean }): Required<ParseOptions> {
-  return { names: o.enable_utf8_names ? "utf8" : "legacy" };
+export function parseOptions(o: { enable_utf8_names: boolean } & BodyLimits): Required<ParseOptions> {
+  const { sample_limit, label_limit, label_name_length_limit, label_value_length_limit } = o;
+  return { names: o.enable_utf8_names ? "utf8" : "legacy", limits: { sample_limit, label_limit, label_name_length_limit, label_value_length_limit } };
 }
 
 export function isHistogramType(t: MetricType | undefined): boolean {
   return t === "HISTOGRAM" || t === "GAUGE_HISTOGRAM";
+}
+
+/**
+ * The latest (and, negated, earliest) timestamp a sample may carry, in milliseconds: what int64
+ * nanoseconds can hold (1677-09-21 to 2262-04-11), as sinks write it. Anything beyond would be
+ * served as a number Prometheus cannot read back and written as one a backend refuses.
+ */
+export const MAX_TIMESTAMP_MS = 9_223_372_036_854;
+
+/** Why a timestamp (ms) cannot be kept, or undefined when it can. */
+export function timestampProblem(ms: number, written: string): string | undefined {
+  if (ms >= -MAX_TIMESTAMP_MS && ms <= MAX_TIMESTAMP_MS) return undefined;
+  return `timestamp ${written} is outside the range a timestamp may have (int64 nanoseconds: -${MAX_TIMESTAMP_MS} to ${MAX_TIMESTAMP_MS} ms)`;
 }
 
 /** A body that no parser accepts: answered 400 with this message, nothing of the push kept. */

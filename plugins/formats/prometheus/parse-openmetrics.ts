@@ -12,8 +12,9 @@
 // The first error ends parsing; its message names the line and quotes the offending token.
 import { isUtf8 } from "node:buffer";
 import { FamilyBuilder } from "./family-builder.ts";
+import { hasLimits, LimitCheck, type BodyLimits } from "./limits.ts";
 import { goQuote, goQuoteBytes, parseGoFloat } from "./goformat.ts";
-import { isLabelName, isMetricName, TextParseError, type Metric, type MetricFamily, type MetricType, type NameValidation, type ParseOptions } from "./model.ts";
+import { isLabelName, isMetricName, TextParseError, timestampProblem, type Metric, type MetricFamily, type MetricType, type NameValidation, type ParseOptions } from "./model.ts";
 
 export class OpenMetricsParseError extends TextParseError {
   constructor(line: number, detail: string) {
@@ -215,10 +216,15 @@ class OpenMetricsParser {
   /** A metric name found inside a sample's label set (the UTF-8 form `{"name",...}`). */
   private nameInLabels: string | undefined;
 
+  /** Undefined when no limit is set. */
+  private readonly limits: LimitCheck | undefined;
+
   constructor(
     body: Buffer,
     private readonly names: NameValidation,
+    limits: BodyLimits | undefined,
   ) {
+    this.limits = limits && hasLimits(limits) ? new LimitCheck(limits, () => `line ${this.line}`) : undefined;
     if (isUtf8(body)) {
       this.text = body.toString("utf8");
       return;
@@ -320,6 +326,7 @@ class OpenMetricsParser {
 
   private newFamily(name: string): Family {
     if (this.cur) this.close(this.cur);
+    this.limits?.addFamily(name);
     const fam = new Family(name, this.line);
     this.families.push(fam);
     this.byName.set(name, fam);
@@ -547,6 +554,8 @@ class OpenMetricsParser {
         while (i < le && text.charCodeAt(i) !== SP) i++;
         if (s === i) this.blankError(i, le);
         ts = this.timestamp(text.slice(s, i));
+        const bad = timestampProblem(ts, `${q(text.slice(s, i))} (seconds)`);
+        if (bad) this.fail(`${bad}, on sample ${goQuote(name)}`);
         if (i < le) {
           s = ++i;
           if (i >= le) this.blankError(i, le);
@@ -822,6 +831,7 @@ class OpenMetricsParser {
         return;
       default:
     }
+    this.limits?.series(fam.name, labels, labels.length);
     const metric = fam.plain(labels, value);
     if (ts !== undefined) metric.timestampMs = ts;
   }
@@ -829,6 +839,7 @@ class OpenMetricsParser {
   /** The summary or histogram metric of a label set (le and quantile already removed). */
   private group(fam: Family, labels: string[], ts: number | undefined): Group {
     const g = fam.group(labels, labels.length);
+    if (fam.created) this.limits?.series(fam.name, labels, labels.length);
     // The timestamp of a metric's first sample is the metric's.
     if (fam.created && ts !== undefined) g.metric.timestampMs = ts;
     g.line = this.line;
@@ -918,5 +929,5 @@ class OpenMetricsParser {
  * Throws OpenMetricsParseError (a TextParseError) on the first violation of the format.
  */
 export function parseOpenMetrics(body: Buffer, options: ParseOptions = {}): MetricFamily[] {
-  return new OpenMetricsParser(body, options.names ?? "legacy").parse();
+  return new OpenMetricsParser(body, options.names ?? "legacy", options.limits).parse();
 }

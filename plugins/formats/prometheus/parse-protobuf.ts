@@ -7,7 +7,8 @@
 // buckets (see nativeBuckets).
 import { isUtf8 } from "node:buffer";
 import protobuf from "../../../core/protobuf.ts";
-import { BodyParseError, copyLabels, isLabelName, isMetricName } from "./model.ts";
+import { hasLimits, LimitCheck, LimitError } from "./limits.ts";
+import { BodyParseError, copyLabels, isLabelName, isMetricName, timestampProblem, type ParseOptions } from "./model.ts";
 import type { Bucket, Histogram, Metric, MetricFamily, MetricType, Quantile, Summary } from "./model.ts";
 import { goQuote } from "./goformat.ts";
 import { MetricFamilyMessage } from "./metrics-proto.ts";
@@ -39,7 +40,7 @@ function sameAscii(s: string, buf: Uint8Array, start: number, end: number): bool
 class Utf8CheckingReader extends protobuf.BufferReader {
   /** `like`: a string these bytes probably spell (the same label of the metric before), reused if they do. */
   override string(like?: string): string {
-    const len = this.uint32();
+    const len = this.size();
     const start = this.pos;
     const end = start + len;
     if (end > this.len) throw new RangeError(`string of ${len} bytes at byte ${start} runs past the end of its message`);
@@ -128,6 +129,8 @@ const decoding = {
   /** The first metric with a problem that does not depend on its family, and the problem. */
   problemAt: -1,
   problem: "",
+  /** The limits of the body being parsed, if any. */
+  limits: undefined as LimitCheck | undefined,
 };
 
 function resetDecoding(): void {
@@ -164,33 +167,33 @@ function readMetric(r: protobuf.Reader, len: number): Metric {
   let histogram: Histogram | undefined;
   let carried = 0;
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = r.tag();
     switch (tag >>> 3) {
       case 1:
-        readLabel(r, r.uint32(), labels);
+        readLabel(r, r.size(), labels);
         break;
       case 2:
         carried |= GAUGE;
-        value = readValue(r, r.uint32(), false);
+        value = readValue(r, r.size(), false);
         break;
       case 3:
         carried |= COUNTER;
-        value = readValue(r, r.uint32(), true);
+        value = readValue(r, r.size(), true);
         break;
       case 4:
         carried |= SUMMARY;
-        summary = readSummary(r, r.uint32());
+        summary = readSummary(r, r.size());
         break;
       case 5:
         carried |= UNTYPED;
-        value = readValue(r, r.uint32(), false);
+        value = readValue(r, r.size(), false);
         break;
       case 6:
         timestampMs = r.int64() as unknown as number;
         break;
       case 7:
         carried |= HISTOGRAM;
-        histogram = readHistogram(r, r.uint32());
+        histogram = readHistogram(r, r.size());
         break;
       default:
         r.skipType(tag & 7);
@@ -199,7 +202,13 @@ function readMetric(r: protobuf.Reader, len: number): Metric {
   // Go reads the one value its family's type names and ignores others; a message with
   // several is no client's output, and which one was meant is guesswork.
   if (carried & (carried - 1)) problem(`carries more than one value (${[COUNTER, GAUGE, UNTYPED, SUMMARY, HISTOGRAM].filter((b) => carried & b).map((b) => BIT_FIELD[b]).join(", ")})`);
+  if (timestampMs !== undefined) {
+    const bad = timestampProblem(timestampMs, String(timestampMs));
+    if (bad) problem(bad);
+  }
   decoding.carried[decoding.count++] = carried;
+  // Refused here, while the family message is decoded: a message of millions of metrics never becomes as many objects.
+  decoding.limits?.series("", labels, labels.length);
   const kept = labels.length === 0 ? [] : copyLabels(labels, labels.length);
   previousLabels = kept;
   // Made whole at once, in the text parser's shape: properties added later would take a
@@ -239,7 +248,7 @@ function readLabel(r: protobuf.Reader, len: number, labels: string[]): void {
   let name = "";
   let value = "";
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = r.tag();
     switch (tag >>> 3) {
       case 1:
         name = (r as Utf8CheckingReader).string(previousLabels[at]);
@@ -262,7 +271,7 @@ function readSummary(r: protobuf.Reader, len: number): Summary {
   let sum = 0;
   const quantiles: Quantile[] = [];
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = r.tag();
     switch (tag >>> 3) {
       case 1:
         count = r.uint64() as unknown as number;
@@ -271,10 +280,10 @@ function readSummary(r: protobuf.Reader, len: number): Summary {
         sum = r.double();
         break;
       case 3:
-        quantiles.push(readQuantile(r, r.uint32()));
+        quantiles.push(readQuantile(r, r.size()));
         break;
       case 4:
-        InstantMessage.decode(r, r.uint32());
+        InstantMessage.decode(r, r.size());
         break;
       default:
         r.skipType(tag & 7);
@@ -289,7 +298,7 @@ function readQuantile(r: protobuf.Reader, len: number): Quantile {
   let quantile = 0;
   let value = 0;
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = r.tag();
     switch (tag >>> 3) {
       case 1:
         quantile = r.double();
@@ -317,7 +326,7 @@ function readClassicHistogram(r: protobuf.Reader, len: number): Histogram | unde
   let floatCounts = false;
   const buckets: Bucket[] = [];
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = r.tag();
     switch (tag >>> 3) {
       case 1:
         count = r.uint64() as unknown as number;
@@ -326,7 +335,7 @@ function readClassicHistogram(r: protobuf.Reader, len: number): Histogram | unde
         sum = r.double();
         break;
       case 3: {
-        const b = readBucket(r, r.uint32());
+        const b = readBucket(r, r.size());
         if (b.float) floatCounts = true;
         buckets.push({ upperBound: b.upperBound, count: b.count });
         break;
@@ -335,10 +344,10 @@ function readClassicHistogram(r: protobuf.Reader, len: number): Histogram | unde
         countFloat = r.double();
         break;
       case 15:
-        InstantMessage.decode(r, r.uint32());
+        InstantMessage.decode(r, r.size());
         break;
       case 16:
-        ExemplarMessage.decode(r, r.uint32());
+        ExemplarMessage.decode(r, r.size());
         break;
       default:
         return undefined;
@@ -361,7 +370,7 @@ function readBucket(r: protobuf.Reader, len: number): typeof bucketRead {
   let countFloat = 0;
   let upperBound = 0;
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = r.tag();
     switch (tag >>> 3) {
       case 1:
         count = r.uint64() as unknown as number;
@@ -370,7 +379,7 @@ function readBucket(r: protobuf.Reader, len: number): typeof bucketRead {
         upperBound = r.double();
         break;
       case 3:
-        ExemplarMessage.decode(r, r.uint32());
+        ExemplarMessage.decode(r, r.size());
         break;
       case 4:
         countFloat = r.double();
@@ -390,18 +399,18 @@ function readValue(r: protobuf.Reader, len: number, counter: boolean): number {
   const end = r.pos + len;
   let value = 0;
   while (r.pos < end) {
-    const tag = r.uint32();
+    const tag = r.tag();
     switch (tag >>> 3) {
       case 1:
         value = r.double();
         break;
       // A counter's exemplar and created timestamp are read (and checked) as protobufjs would, then dropped.
       case 2:
-        if (counter) ExemplarMessage.decode(r, r.uint32());
+        if (counter) ExemplarMessage.decode(r, r.size());
         else r.skipType(tag & 7);
         break;
       case 3:
-        if (counter) InstantMessage.decode(r, r.uint32());
+        if (counter) InstantMessage.decode(r, r.size());
         else r.skipType(tag & 7);
         break;
       default:
@@ -422,7 +431,9 @@ const reader = new Utf8CheckingReader(Buffer.alloc(0));
 const EMPTY = Buffer.alloc(0);
 
 /** Parses a whole delimited-protobuf body. A repeated family name: the later family wins, as in the reference. */
-export function parseProtobuf(body: Buffer): MetricFamily[] {
+export function parseProtobuf(body: Buffer, options: ParseOptions = {}): MetricFamily[] {
+  const at = { offset: 0 };
+  decoding.limits = options.limits && hasLimits(options.limits) ? new LimitCheck(options.limits, () => `the MetricFamily message at byte ${at.offset}`) : undefined;
   reader.buf = body;
   reader.pos = 0;
   reader.len = body.length;
@@ -431,11 +442,12 @@ export function parseProtobuf(body: Buffer): MetricFamily[] {
   try {
     while (reader.pos < reader.len) {
       const start = reader.pos;
+      at.offset = start;
       let len: number;
       try {
-        len = reader.uint32();
-      } catch {
-        throw new ProtoParseError(start, "truncated length prefix of a MetricFamily message");
+        len = reader.size();
+      } catch (e) {
+        throw new ProtoParseError(start, `invalid length prefix of a MetricFamily message: ${(e as Error).message === "invalid length encoding" ? "longer than 31 bits" : "truncated"}`);
       }
       const left = reader.len - reader.pos;
       if (len > left) throw new ProtoParseError(start, `MetricFamily message of ${len} bytes, but only ${left} bytes are left in the body (truncated?)`);
@@ -444,6 +456,7 @@ export function parseProtobuf(body: Buffer): MetricFamily[] {
       try {
         message = MetricFamilyMessage.decode(reader, len) as unknown as PbFamily;
       } catch (e) {
+        if (e instanceof LimitError) throw e;
         throw new ProtoParseError(start, `invalid MetricFamily message (${len} bytes): ${(e as Error).message}`);
       }
       const family = toFamily(message, start);
@@ -455,6 +468,7 @@ export function parseProtobuf(body: Buffer): MetricFamily[] {
     }
   } finally {
     reader.buf = EMPTY;
+    decoding.limits = undefined;
     resetDecoding();
   }
   return families;
@@ -477,6 +491,7 @@ function whichMetric(name: string, m: Metric): string {
 function toFamily(pb: PbFamily, offset: number): MetricFamily {
   const name = pb.name;
   if (!validMetricName(name)) throw new ProtoParseError(offset, `invalid metric name ${goQuote(name)}`);
+  decoding.limits?.addFamily(name);
   // protobufjs, like Go, keeps an unknown enum value out of the field: the type reads as COUNTER.
   const type = TYPES[pb.type];
   const metrics = pb.metric;
@@ -562,20 +577,28 @@ function nativeBuckets(pb: PbHistogram, fail: Fail): Bucket[] {
   const zero = pb.zero_count_float > 0 ? pb.zero_count_float : pb.zero_count;
   const out: Bucket[] = [];
   let cumulative = 0;
+  // Every populated bucket must have a bound of its own, finite and above the one before:
+  // spans whose offsets run past float64's range would otherwise end as several +Inf buckets.
+  const add = (upperBound: number, what: string) => {
+    if (!Number.isFinite(upperBound)) throw fail(`native histogram ${what} has no finite bound at schema ${schema} (span offsets out of range)`);
+    const before = out[out.length - 1];
+    if (before !== undefined && upperBound <= before.upperBound) throw fail(`native histogram ${what} has the bound ${upperBound}, not above the bucket before it (${before.upperBound}): spans overlap or run out of range`);
+    out.push({ upperBound, count: cumulative });
+  };
   for (let i = negative.length - 1; i >= 0; i--) {
     const b = negative[i];
     if (b.count === 0) continue;
     cumulative += b.count;
-    out.push({ upperBound: -nativeBound(b.index - 1, schema), count: cumulative });
+    add(-nativeBound(b.index - 1, schema), `negative bucket ${b.index}`);
   }
   if (zero > 0) {
     cumulative += zero;
-    out.push({ upperBound: pb.zero_threshold, count: cumulative });
+    add(pb.zero_threshold, "zero bucket");
   }
   for (const b of positive) {
     if (b.count === 0) continue;
     cumulative += b.count;
-    out.push({ upperBound: nativeBound(b.index, schema), count: cumulative });
+    add(nativeBound(b.index, schema), `positive bucket ${b.index}`);
   }
   return out;
 }

@@ -8,7 +8,8 @@
 import { isUtf8 } from "node:buffer";
 import { FamilyBuilder } from "./family-builder.ts";
 import { goQuote, goQuoteByte, goQuoteBytes, parseGoFloat } from "./goformat.ts";
-import { copyLabels, isHistogramType, isLabelName, isMetricName, TextParseError, type Metric, type MetricFamily, type MetricType, type NameValidation, type ParseOptions } from "./model.ts";
+import { hasLimits, LimitCheck, type BodyLimits } from "./limits.ts";
+import { copyLabels, isHistogramType, isLabelName, isMetricName, TextParseError, timestampProblem, type Metric, type MetricFamily, type MetricType, type NameValidation, type ParseOptions } from "./model.ts";
 
 const NL = 10, SP = 32, TAB = 9, HASH = 35, QUOTE = 34, BSL = 92, LBRACE = 123, RBRACE = 125, COMMA = 44, EQ = 61;
 
@@ -218,10 +219,16 @@ class TextParser {
   private lastName: string | undefined;
   private lastResolved: Resolved | undefined;
 
+  /** Undefined when no limit is set: the common case pays nothing per series. */
+  private readonly limits: LimitCheck | undefined;
+
   constructor(
     private readonly buf: Buffer,
     private readonly names: NameValidation,
-  ) {}
+    limits: BodyLimits | undefined,
+  ) {
+    this.limits = limits && hasLimits(limits) ? new LimitCheck(limits, () => `line ${this.line}`) : undefined;
+  }
 
   parse(): MetricFamily[] {
     const buf = this.buf;
@@ -408,6 +415,7 @@ class TextParser {
       st = this.families.get(name.slice(0, name.length - 7));
       if (st && isHistogramType(st.type)) return st;
     }
+    this.limits?.addFamily(name);
     st = new FamilyState(name, "UNTYPED");
     this.families.set(name, st);
     return st;
@@ -604,6 +612,8 @@ class TextParser {
     if (i >= end && this.eof) this.unexpectedEnd();
     const ts = parseInt64Bytes(buf, tsFrom, i);
     if (ts === undefined) this.fail(`expected integer as timestamp, got ${goQuoteBytes(buf, tsFrom, i)}`);
+    const bad = timestampProblem(ts, buf.toString("latin1", tsFrom, i));
+    if (bad) this.fail(`${bad}, for metric ${goQuote(st.family.name)}`);
     metric.timestampMs = ts;
     if (this.eof) this.unexpectedEnd();
     if (i < end) this.fail(`spurious string after timestamp: ${goQuoteBytes(buf, i, end)}`);
@@ -684,8 +694,12 @@ class TextParser {
   private store(st: FamilyState, labels: string[], n: number, value: number, quantile: number, bucket: number): Metric {
     const family = st.family;
     const type = st.type;
-    if (type !== "SUMMARY" && !isHistogramType(type)) return st.plain(copyLabels(labels, n), value);
+    if (type !== "SUMMARY" && !isHistogramType(type)) {
+      this.limits?.series(family.name, labels, n);
+      return st.plain(copyLabels(labels, n), value);
+    }
     const metric = st.group(labels, n);
+    if (st.created) this.limits?.series(family.name, labels, n);
     if (type === "SUMMARY") {
       const s = metric.summary!;
       // A summary's count is an unsigned integer in the data model; the reference truncates.
@@ -746,5 +760,5 @@ function typeAsWritten(buf: Buffer, s: number, e: number): MetricType | undefine
 
 /** Parses a whole text-format body into metric families (in order of first appearance). */
 export function parseText(body: Buffer, options: ParseOptions = {}): MetricFamily[] {
-  return new TextParser(body, options.names ?? "legacy").parse();
+  return new TextParser(body, options.names ?? "legacy", options.limits).parse();
 }

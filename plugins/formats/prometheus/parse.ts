@@ -9,7 +9,7 @@ import { parseText } from "./parse-text.ts";
 export function parseBody(body: Buffer, format: BodyFormat, options: ParseOptions = {}): MetricFamily[] {
   switch (format) {
     case "protobuf":
-      return parseProtobuf(body);
+      return parseProtobuf(body, options);
     case "openmetrics":
       return parseOpenMetrics(body, options);
     case "text":

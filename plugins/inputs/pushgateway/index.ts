@@ -20,7 +20,7 @@ import { GroupStore } from "./store/store.ts";
 import { aggregateOption, AggregateRules } from "./aggregate/rules.ts";
 
 /** What a parse worker needs to parse and convert like the main thread: plain data, it is copied to the worker. */
-function workerSetup(o: ConvertOptions & { enable_utf8_names: boolean }): WorkerSetup {
+function workerSetup(o: ConvertOptions & Parameters<typeof parseOptions>[0]): WorkerSetup {
   const { measurement_name, job_as_measurement, keep_exist_metric_name, honor_timestamps, tags } = o;
   return { convert: { measurement_name, job_as_measurement, keep_exist_metric_name, honor_timestamps, tags }, parse: parseOptions(o) };
 }
@@ -58,9 +58,9 @@ export const pushgatewayOptions = {
     description: "Largest body accepted after decompression (gzip, snappy); larger pushes get 413.",
   }),
   max_inflight_bytes: opt.bytes({
-    default: 256 * 1024 * 1024,
+    default: 128 * 1024 * 1024,
     min: 1,
-    description: "Bytes of push bodies (as received and decompressed) held at once across requests; a push that would go over is refused with 503 and Retry-After. One push alone is always let through.",
+    description: "Bytes held at once across pushes until each is stored: bodies as received and decompressed, and 256 bytes per parsed series; a push that would go over is refused with 503 and Retry-After. One push alone is always let through.",
   }),
   parse_workers: opt.integer({
     default: 2,
@@ -80,6 +80,31 @@ export const pushgatewayOptions = {
   reject_timestamps: opt.boolean({
     default: false,
     description: "Refuse (400) pushes whose samples carry timestamps, as the reference Pushgateway does; by default they are kept and honoured.",
+  }),
+  sample_limit: opt.integer({
+    default: 100_000,
+    min: 0,
+    description: "Most series one push may hold (a label set of a family: a summary or histogram with its quantiles or buckets is one), and most metric families; a push over it is refused whole with 400 as soon as the parser passes it. 0 for no limit.",
+  }),
+  label_limit: opt.integer({
+    default: 64,
+    min: 0,
+    description: "Most labels on one pushed series, grouping labels included (instance=\"\" added by the store is not counted); over it the push is refused whole with 400. 0 for no limit.",
+  }),
+  label_name_length_limit: opt.integer({
+    default: 256,
+    min: 0,
+    description: "Longest label name (characters) in a push's series or grouping key; over it the push is refused whole with 400. 0 for no limit.",
+  }),
+  label_value_length_limit: opt.integer({
+    default: 4096,
+    min: 0,
+    description: "Longest label value (characters) in a push's series or grouping key, and longest metric name (the value of Prometheus' __name__); over it the push is refused whole with 400. 0 for no limit.",
+  }),
+  max_series: opt.integer({
+    default: 250_000,
+    min: 0,
+    description: "Most series the whole store holds (as sample_limit counts them); a push that would take it over is refused whole with 507, like max_groups. 0 for no limit.",
   }),
   group_ttl: opt.duration({
     default: 0,

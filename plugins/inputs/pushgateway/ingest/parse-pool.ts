@@ -7,8 +7,8 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { PointBatch } from "../../../../core/batch.ts";
-import { HttpError } from "../../../../core/errors.ts";
-import type { MetricFamily } from "../../../formats/prometheus/model.ts";
+import { LimitError } from "../../../formats/prometheus/limits.ts";
+import { BodyParseError, type MetricFamily } from "../../../formats/prometheus/model.ts";
 import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import type { PushedFamily } from "../store/pushed-family.ts";
 import { PackedPushedFamily } from "./packed-family.ts";
@@ -71,7 +71,7 @@ export class ParsePool {
       if (!job) return;
       slot.jobs.delete(r.id);
       if (r.ok) job.resolve({ batch: PointBatch.fromLineProtocol(r.lineProtocol.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)), r.size), families: (r.families ?? []).map((f) => new PackedPushedFamily(f)) });
-      else job.reject(r.parseError ? new HttpError(400, r.message) : new Error(r.message));
+      else job.reject(r.limit ? new LimitError(r.limit.name, r.limit.value, r.limit.detail) : r.parseError ? new BodyParseError(r.message) : new Error(r.message));
     });
     // A worker that dies fails its own pushes (500) and is replaced; the others go on. One
     // that cannot even start is not retried: its pushes are then parsed on the main thread.

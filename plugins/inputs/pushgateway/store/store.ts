@@ -4,6 +4,7 @@
 // refused push leaves the store as it was (the reference creates the group anyway and can end up
 // refusing every later push). The checks read per-name and per-series indexes, so their cost
 // follows the size of the push, not the number of groups stored.
+import { LimitError } from "../../../formats/prometheus/limits.ts";
 import { sortedPairs, type Metric, type MetricFamily, type MetricType } from "../../../formats/prometheus/model.ts";
 import { pushedFamily, type PushedFamily } from "./pushed-family.ts";
 
@@ -101,6 +102,10 @@ export interface StoreOptions {
   reject_timestamps: boolean;
   /** Most groups held; 0 for no limit. */
   max_groups: number;
+  /** Most series held (metrics of all families of all groups); 0 for no limit. */
+  max_series?: number;
+  /** Most labels on a series, grouping labels included; 0 (or absent) for no limit. */
+  label_limit?: number;
 }
 
 export interface Write {
@@ -137,7 +142,15 @@ export interface Undo {
   readonly lastPushSuccessful: boolean;
 }
 
-export class GroupFullError extends Error {}
+/** The store is full: answered 507. `limit` names the option. */
+export class GroupFullError extends Error {
+  constructor(
+    readonly limit: "max_groups" | "max_series",
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 const sortPairs = (a: [string, string], b: [string, string]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
@@ -204,7 +217,7 @@ const NO_PAIRS: readonly string[] = [];
  * `instance=""` when it has none, pairs sorted by name; and its series key. The body's pairs
  * (sorted, as clients send them) are merged with the sorted grouping pairs in one pass.
  */
-function prepareLabels(l: readonly string[], name: string, grouping: readonly string[], groupingNames: LabelNames, out: string[][], keys: string[]): void {
+function prepareLabels(l: readonly string[], name: string, grouping: readonly string[], groupingNames: LabelNames, out: string[][], keys: string[]): number {
   let instance = groupingNames.has("instance");
   let overridden = false;
   let sorted = true;
@@ -253,16 +266,22 @@ function prepareLabels(l: readonly string[], name: string, grouping: readonly st
   }
   out.push(labels);
   keys.push(parts.join(SEP));
+  return (labels.length - extra.length) / 2;
 }
 
-function prepare(f: PushedFamily, grouping: readonly string[], groupingNames: LabelNames, timeMs: number, old?: StoredFamily): Prepared {
+function prepare(f: PushedFamily, grouping: readonly string[], groupingNames: LabelNames, timeMs: number, labelLimit: number, old?: StoredFamily): Prepared {
   const shape = f.shape;
   if (old && old.type === f.type && old.size === f.size && old.shape === shape) {
     return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, old.keys, shape, old.labels, f), reuse: old };
   }
   const labels: string[][] = [];
   const keys: string[] = [];
-  for (const l of f.labelSets()) prepareLabels(l, f.name, grouping, groupingNames, labels, keys);
+  for (const l of f.labelSets()) {
+    const n = prepareLabels(l, f.name, grouping, groupingNames, labels, keys);
+    if (labelLimit > 0 && n > labelLimit) {
+      throw new LimitError("label_limit", labelLimit, `series ${JSON.stringify(f.name)} ${formatLabels(labels[labels.length - 1])} has ${n} labels, grouping labels included`);
+    }
+  }
   return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, keys, shape, labels, f) };
 }
 
@@ -306,6 +325,8 @@ export class GroupStore {
   private readonly series = new Map<string, Group>();
   /** Series key -> the group whose own gauge it is (push_time_seconds, push_failure_time_seconds). */
   private readonly ownSeries = new Map<string, Group>();
+  /** Series of all groups (families' metrics). */
+  private held = 0;
   /** Counts every change, for persistence to tell whether there is something to write. */
   changes = 0;
   private readonly dropped: { group: Group; family: MetricFamily; reason: string }[] = [];
@@ -335,11 +356,12 @@ export class GroupStore {
   apply(w: Write): { undo: Undo; removed: Removed | undefined; replaced: Replaced | undefined } {
     const { labels: grouping, key, flat, names: groupingNames } = canonicalGrouping(w.grouping);
     const existing = this.groups.get(key);
-    const prepared = w.families.map((f) => prepare(pushedFamily(f), flat, groupingNames, w.timeMs, existing?.families.get(f.name)));
+    const prepared = w.families.map((f) => prepare(pushedFamily(f), flat, groupingNames, w.timeMs, this.o.label_limit ?? 0, existing?.families.get(f.name)));
     try {
       if (!existing && this.o.max_groups > 0 && this.groups.size >= this.o.max_groups) {
-        throw new GroupFullError(`the store holds max_groups (${this.o.max_groups}) groups; delete groups or raise max_groups`);
+        throw new GroupFullError("max_groups", `the store holds max_groups (${this.o.max_groups}) groups; delete groups or raise max_groups`);
       }
+      if (this.o.max_series) this.checkSeries(existing, prepared, w.replaceAll, this.o.max_series);
       this.check(existing, grouping, prepared, w.replaceAll);
     } catch (e) {
       if (e instanceof InconsistentPushError) this.failed(existing, key, grouping, w.timeMs);
@@ -378,6 +400,27 @@ export class GroupStore {
     group.lastPushSuccessful = true;
     this.changes++;
     return { undo, removed: this.gone(group, replaced, reused), replaced: replaced.length > 0 ? { group, families: replaced } : undefined };
+  }
+
+  /** Series held by every group, as max_series counts them. */
+  get seriesHeld(): number {
+    return this.held;
+  }
+
+  /** Refuses a write that would take the store over max_series; one that does not add series always fits. */
+  private checkSeries(g: Group | undefined, prepared: readonly Prepared[], replaceAll: boolean, limit: number): void {
+    let added = 0;
+    for (const p of prepared) added += p.sf.size;
+    let removed = 0;
+    if (g && replaceAll) for (const sf of g.families.values()) removed += sf.size;
+    else if (g) for (const p of prepared) removed += g.families.get(p.sf.name)?.size ?? 0;
+    const after = this.held - removed + added;
+    if (added > removed && after > limit) {
+      throw new GroupFullError(
+        "max_series",
+        `the store holds ${this.held} series and this push would make it ${after} (the push has ${added}, replacing ${removed}); the limit is ${limit} (max_series): delete groups or raise max_series`,
+      );
+    }
   }
 
   /**
@@ -471,7 +514,8 @@ export class GroupStore {
     const key = groupKey(grouping);
     if (this.groups.has(key)) throw new InconsistentPushError(`group ${formatLabels(grouping.flat())} appears twice`);
     const names = new Set(grouping.map(([n]) => n));
-    const prepared = families.map((saved) => prepare(pushedFamily(saved.family), grouping.flat(), names, saved.timeMs));
+    // A restored group is what was accepted before: the limits of today do not drop it.
+    const prepared = families.map((saved) => prepare(pushedFamily(saved.family), grouping.flat(), names, saved.timeMs, 0));
     this.check(undefined, grouping, prepared, true);
     const g = this.create(key, grouping);
     for (const { sf } of prepared) {
@@ -502,12 +546,14 @@ export class GroupStore {
     const e = this.names.get(sf.name);
     if (e) e.groups++;
     else this.names.set(sf.name, { type: sf.type, groups: 1 });
+    this.held += sf.size;
     for (const k of sf.keys) this.series.set(k, g);
   }
 
   private unindex(g: Group, sf: StoredFamily): void {
     const e = this.names.get(sf.name)!;
     if (--e.groups === 0) this.names.delete(sf.name);
+    this.held -= sf.size;
     for (const k of sf.keys) if (this.series.get(k) === g) this.series.delete(k);
   }
 
