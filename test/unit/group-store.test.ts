@@ -290,6 +290,23 @@ describe("group store", () => {
       refusedTrace(store, { job: "a" });
     });
 
+    it("finds the same series in two groups when groups of another name set come later, and after they went", () => {
+      const store = newStore();
+      // Groups keyed alike cannot share a series: no index is kept while all are keyed {instance, job}.
+      for (let i = 0; i < 50; i++) put(store, { job: "a", instance: `i${i}` }, `z 1\nw{k="${i}"} 1\n`);
+      // The first group keyed {job} alone: its series would be i7's.
+      const detail = refusal(() => put(store, { job: "a" }, 'z{instance="i7"} 2\n'));
+      expect(detail).to.match(/"z" \{instance="i7",job="a"\} was collected before with the same name and label values$/);
+      put(store, { job: "a" }, 'z{instance="i99"} 2\n');
+      // Now both ways round, and after the pushes that made the index.
+      refusal(() => put(store, { job: "a", instance: "i99" }, "z 3\n"));
+      put(store, { job: "a", instance: "i50" }, "z 3\n");
+      store.delete(grouping({ job: "a" }));
+      put(store, { job: "a", instance: "i99" }, "z 3\n");
+      put(store, { job: "a" }, 'z{instance="i98"} 2\n');
+      refusal(() => put(store, { job: "a", instance: "i98" }, "z 3\n"));
+    });
+
     it("refuses the same series twice in one push", () => {
       const store = newStore();
       const detail = refusal(() => put(store, { job: "a" }, "x 1\nx 2\n"));

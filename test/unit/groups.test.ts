@@ -100,11 +100,16 @@ function seriesIn(batches: readonly PointBatch[]): string[] {
   return batches.flatMap((b) => b.points().map(seriesOf)).sort();
 }
 
-/** Everything the store holds, deep-copied. */
+/** Everything the store holds as a reader sees it, deep-copied (not how it holds it: metrics are built when first read). */
 function snapshot(store: GroupStore) {
   return [...store.all()]
     .sort((a, b) => (a.key < b.key ? -1 : 1))
-    .map((g) => ({ key: g.key, pushTimeMs: g.pushTimeMs, failureTimeMs: g.failureTimeMs, families: structuredClone([...g.families]) }));
+    .map((g) => ({
+      key: g.key,
+      pushTimeMs: g.pushTimeMs,
+      failureTimeMs: g.failureTimeMs,
+      families: structuredClone([...g.families].map(([name, sf]) => [name, sf.timeMs, sf.keys, sf.family])),
+    }));
 }
 
 function metricNames(s: Setup, labels: Labels): string[] {

@@ -9,7 +9,7 @@ import { pack } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
 import { PackedPushedFamily } from "../../plugins/inputs/pushgateway/ingest/packed-family.ts";
 import { shapeOf } from "../../plugins/inputs/pushgateway/store/label-shape.ts";
 import { pushedFamily, type PushedFamily } from "../../plugins/inputs/pushgateway/store/pushed-family.ts";
-import { GroupStore } from "../../plugins/inputs/pushgateway/store/store.ts";
+import { canonicalGrouping, GroupStore, labelsOfKey, storedSeries } from "../../plugins/inputs/pushgateway/store/store.ts";
 
 const BODY = `# HELP c A counter.
 # TYPE c counter
@@ -112,5 +112,33 @@ describe("pushed families", () => {
     expect(again.asked.build).to.equal(1);
     const [moved] = push(plain.replace('a="2"', 'a="3"'), 3);
     expect(moved.asked.labelSets).to.equal(1);
+  });
+});
+
+describe("series keys made by a parse worker", () => {
+  it("read back into the store's labels, NUL inside values and empty values included", () => {
+    const sets: string[][] = [[], ["a", "x\u0000"], ["a", "", "b", "\u0000\u0000y"], ["a", "\u0000"]];
+    const canonical = canonicalGrouping(new Map([["job", "j"]]));
+    const { labels, keys } = storedSeries("m", sets, canonical, 0);
+    expect(keys.map((k) => labelsOfKey(k, 1))).to.deep.equal(labels);
+    expect(labels[1]).to.deep.equal(["a", "x\u0000", "instance", "", "job", "j"]);
+  });
+
+  it("are taken by the store as they come, and the labels made only when read", () => {
+    const [f] = parseText(Buffer.from('m{a="1"} 1\nm{a="2"} 2\n'));
+    const canonical = canonicalGrouping(grouping);
+    const packed = pack(f);
+    packed.series = { grouping: canonical.key, keys: storedSeries(f.name, f.metrics.map((m) => m.labels), canonical, 0).keys };
+    const store = new GroupStore(options);
+    store.apply({ replaceAll: true, grouping, families: [new PackedPushedFamily(packed)], timeMs: 1 });
+    const sf = store.get(canonical.key)!.families.get("m")!;
+    expect(sf.labelsMade).to.equal(undefined);
+    expect(sf.family.metrics.map((m) => m.labels)).to.deep.equal([
+      ["a", "1", "instance", "", "job", "j"],
+      ["a", "2", "instance", "", "job", "j"],
+    ]);
+    // The same series pushed to another group that would serve them too is still refused.
+    const other = pack(f);
+    expect(() => store.apply({ replaceAll: true, grouping: new Map([["job", "j"], ["instance", ""]]), families: [new PackedPushedFamily(other)], timeMs: 2 })).to.throw(/collected before with the same name and label values/);
   });
 });

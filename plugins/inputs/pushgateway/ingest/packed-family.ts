@@ -13,6 +13,7 @@ export class PackedPushedFamily implements PushedFamily {
   readonly type: MetricType;
   readonly size: number;
   readonly shape: string;
+  readonly series?: { readonly grouping: string; readonly keys: readonly string[] };
   private readonly numbers: Float64Array;
 
   constructor(p: PackedFamily) {
@@ -22,6 +23,7 @@ export class PackedPushedFamily implements PushedFamily {
     this.size = p.size;
     this.shape = p.shape;
     this.numbers = p.numbers;
+    if (p.series) this.series = p.series;
   }
 
   labelSets(): string[][] {

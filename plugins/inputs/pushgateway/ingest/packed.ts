@@ -19,6 +19,8 @@ export interface PackedFamily {
   shape: string;
   /** Per metric: flags, then the numbers they announce (see packNumbers). */
   numbers: Float64Array;
+  /** The series keys in the store, when the worker made them (see PushedFamily.series). */
+  series?: { grouping: string; keys: string[] };
 }
 
 const VALUE = 1;
@@ -147,6 +149,8 @@ interface CachedShape {
 export class ShapeCache {
   private readonly entries = new Map<string, CachedShape>();
   private metrics = 0;
+  /** Whether the last shapeOf() found the label sets of the group's last push of that family. */
+  hit = false;
 
   constructor(
     private readonly maxMetrics = 500_000,
@@ -159,6 +163,7 @@ export class ShapeCache {
    */
   shapeOf(group: string, f: MetricFamily, narrow?: boolean): string {
     const ms = f.metrics;
+    this.hit = false;
     if (ms.length < this.minSize) return shapeOf(ms, narrow);
     const key = group + "\u0000" + f.name;
     const hit = this.entries.get(key);
@@ -166,7 +171,10 @@ export class ShapeCache {
       this.entries.delete(key);
       this.metrics -= hit.labels.length;
       // Equal label sets make the same string whatever `narrow` says now: theirs hold no separator.
-      if (sameLabelSets(hit.labels, ms)) return this.keep(key, hit);
+      if (sameLabelSets(hit.labels, ms)) {
+        this.hit = true;
+        return this.keep(key, hit);
+      }
     }
     const shape = shapeOf(ms, narrow);
     return this.keep(key, { labels: ms.map((m) => m.labels), shape });

@@ -3,7 +3,8 @@
 // objects would cost more to copy between threads than to make.
 import { parentPort, workerData } from "node:worker_threads";
 import { Converter, type ConvertOptions } from "../../../formats/prometheus/convert.ts";
-import { BodyParseError, type ParseOptions } from "../../../formats/prometheus/model.ts";
+import { BodyParseError, type Metric, type MetricFamily, type ParseOptions } from "../../../formats/prometheus/model.ts";
+import { canonicalGrouping, storedSeries, type CanonicalGrouping } from "../store/store.ts";
 import { LimitError, type LimitName } from "../../../formats/prometheus/limits.ts";
 import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import { parseBody } from "../../../formats/prometheus/parse.ts";
@@ -55,6 +56,19 @@ function transferable(chunks: readonly Buffer[], transfer: ArrayBuffer[]): Uint8
 }
 
 /**
+ * The keys the store will give the family's series, made here rather than on the main thread;
+ * none when two are equal (the store then finds and reports the duplicate itself).
+ */
+function seriesOf(f: MetricFamily, grouping: CanonicalGrouping): { grouping: string; keys: string[] } | undefined {
+  const { keys } = storedSeries(f.name, f.metrics.map(labelsOf), grouping, setup.parse.limits?.label_limit ?? 0);
+  return new Set(keys).size === keys.length ? { grouping: grouping.key, keys } : undefined;
+}
+
+function labelsOf(m: Metric): readonly string[] {
+  return m.labels;
+}
+
+/**
  * Moves every family's numbers into one buffer, each family keeping a view of its part: one
  * buffer to transfer instead of one per family (a push of 200,000 one-sample families would
  * otherwise transfer 200,000 buffers, which costs far more than copying the numbers once).
@@ -84,7 +98,13 @@ parentPort!.on("message", (job: ParseJob) => {
     if (job.withFamilies) {
       const narrow = narrowBody(body, job.format);
       const group = job.grouping.flat().join("\u0000");
-      packed = families.map((f) => pack(f, narrow, shapes.shapeOf(group, f, narrow)));
+      const canonical = canonicalGrouping(new Map(job.grouping));
+      packed = families.map((f) => {
+        const p = pack(f, narrow, shapes.shapeOf(group, f, narrow));
+        // Label sets the group had last time are most likely still in the store, which reuses their keys.
+        if (!shapes.hit) p.series = seriesOf(f, canonical);
+        return p;
+      });
       transfer.push(oneBuffer(packed));
     }
     result = { id: job.id, ok: true, lineProtocol: transferable(chunks, transfer), size: lines, ...(packed ? { families: packed } : {}) };

@@ -22,6 +22,12 @@ export interface PushedFamily {
   labelSets(): readonly (readonly string[])[];
   /** Whether any metric carries a timestamp (reject_timestamps), without building the metrics. */
   hasTimestamps(): boolean;
+  /**
+   * The series keys the store gives the metrics in the group whose canonical key is `grouping`
+   * (store.ts storedSeries), distinct, when the producer made them (a parse worker does, off
+   * the main thread); else the store makes them from labelSets().
+   */
+  readonly series?: { readonly grouping: string; readonly keys: readonly string[] };
   /** The metrics, each with the labels given (the store's, one per metric in order). Asked for once at most. */
   build(labels: readonly (readonly string[])[]): Metric[];
 }

@@ -35,14 +35,24 @@ export class StoredFamily {
     readonly keys: readonly string[],
     /** The label sets as pushed (see label-shape.ts): a push with the very same ones reuses keys and labels. */
     readonly shape: string,
-    /** Each metric's labels as the store keeps them (grouping labels in, sorted). */
-    readonly labels: readonly (readonly string[])[],
+    /** Each metric's labels as the store keeps them (grouping labels in, sorted); read back from the keys when not given. */
+    private stored: readonly (readonly string[])[] | undefined,
     /** The family as pushed, until its metrics are built. */
     private source: PushedFamily | undefined,
   ) {}
 
   get size(): number {
-    return this.labels.length;
+    return this.keys.length;
+  }
+
+  /** Each metric's labels as the store keeps them. A worker sends only the keys: the labels are made when first read. */
+  get labels(): readonly (readonly string[])[] {
+    return (this.stored ??= this.keys.map((k) => labelsOfKey(k, this.name.length)));
+  }
+
+  /** The labels if they were made already: a successor with the same keys shares them, or makes them when it needs them. */
+  get labelsMade(): readonly (readonly string[])[] | undefined {
+    return this.stored;
   }
 
   get family(): MetricFamily {
@@ -73,6 +83,8 @@ interface Prepared {
    * that one was stored, so neither is done again (a job pushing new values is the usual case).
    */
   reuse?: StoredFamily;
+  /** The keys are known to be distinct (a parse worker checked them). */
+  unique?: boolean;
 }
 
 export interface Group {
@@ -208,6 +220,30 @@ export function seriesKey(name: string, labels: readonly string[]): string {
   return k;
 }
 
+/** The label pairs of a series key (see seriesKey) whose name is `nameLength` characters long. */
+export function labelsOfKey(key: string, nameLength: number): string[] {
+  const out: string[] = [];
+  let part = "";
+  let from = nameLength + 1;
+  if (from > key.length) return out;
+  for (;;) {
+    const i = key.indexOf(SEP, from);
+    if (i < 0) {
+      out.push(part + key.slice(from));
+      return out;
+    }
+    // A doubled NUL is a NUL of the value.
+    if (key.charCodeAt(i + 1) === 0 && out.length % 2 === 1) {
+      part += key.slice(from, i + 1);
+      from = i + 2;
+      continue;
+    }
+    out.push(part + key.slice(from, i));
+    part = "";
+    from = i + 1;
+  }
+}
+
 const INSTANCE_PAIR: readonly string[] = ["instance", ""];
 const NO_PAIRS: readonly string[] = [];
 
@@ -269,20 +305,31 @@ function prepareLabels(l: readonly string[], name: string, grouping: readonly st
   return (labels.length - extra.length) / 2;
 }
 
-function prepare(f: PushedFamily, grouping: readonly string[], groupingNames: LabelNames, timeMs: number, labelLimit: number, old?: StoredFamily): Prepared {
+function prepare(f: PushedFamily, grouping: CanonicalGrouping, timeMs: number, labelLimit: number, old?: StoredFamily): Prepared {
   const shape = f.shape;
   if (old && old.type === f.type && old.size === f.size && old.shape === shape) {
-    return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, old.keys, shape, old.labels, f), reuse: old };
+    return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, old.keys, shape, old.labelsMade, f), reuse: old };
   }
+  const given = f.series;
+  if (given && given.grouping === grouping.key) return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, given.keys, shape, undefined, f), unique: true };
+  const { labels, keys } = storedSeries(f.name, f.labelSets(), grouping, labelLimit);
+  return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, keys, shape, labels, f) };
+}
+
+/**
+ * The labels and series keys a family's metrics get in the store (see prepareLabels). A parse
+ * worker makes them too, off the main thread. Throws LimitError past labelLimit (0: none).
+ */
+export function storedSeries(name: string, labelSets: readonly (readonly string[])[], grouping: Pick<CanonicalGrouping, "flat" | "names">, labelLimit: number): { labels: string[][]; keys: string[] } {
   const labels: string[][] = [];
   const keys: string[] = [];
-  for (const l of f.labelSets()) {
-    const n = prepareLabels(l, f.name, grouping, groupingNames, labels, keys);
+  for (const l of labelSets) {
+    const n = prepareLabels(l, name, grouping.flat, grouping.names, labels, keys);
     if (labelLimit > 0 && n > labelLimit) {
-      throw new LimitError("label_limit", labelLimit, `series ${JSON.stringify(f.name)} ${formatLabels(labels[labels.length - 1])} has ${n} labels, grouping labels included`);
+      throw new LimitError("label_limit", labelLimit, `series ${JSON.stringify(name)} ${formatLabels(labels[labels.length - 1])} has ${n} labels, grouping labels included`);
     }
   }
-  return { sf: new StoredFamily(f.name, f.help, f.type, timeMs, keys, shape, labels, f) };
+  return { labels, keys };
 }
 
 /**
@@ -321,8 +368,17 @@ const OWN_TYPES: ReadonlyMap<string, MetricType> = new Map([
 export class GroupStore {
   private readonly groups = new Map<string, Group>();
   private readonly names = new Map<string, NameEntry>();
-  /** Series key -> the group holding it (pushed series only). */
-  private readonly series = new Map<string, Group>();
+  /**
+   * Series key -> the group holding it (pushed series only), for the check that no series is in
+   * two groups. Every series carries its group's grouping labels, so two groups whose grouping
+   * keys have the same label names can never hold the same series: the index is kept only
+   * while groups with two or more different sets of grouping label names exist. A store whose
+   * groups are all keyed alike (the usual case: job and instance) spends neither the time to
+   * index every pushed series nor the memory to hold the index.
+   */
+  private series: Map<string, Group> | undefined;
+  /** Groups per set of grouping label names (see nameSet). */
+  private readonly nameSets = new Map<string, number>();
   /** Series key -> the group whose own gauge it is (push_time_seconds, push_failure_time_seconds). */
   private readonly ownSeries = new Map<string, Group>();
   /** Series of all groups (families' metrics). */
@@ -354,9 +410,10 @@ export class GroupStore {
    * changes nothing but the failure time of the group, if it exists.
    */
   apply(w: Write): { undo: Undo; removed: Removed | undefined; replaced: Replaced | undefined } {
-    const { labels: grouping, key, flat, names: groupingNames } = canonicalGrouping(w.grouping);
+    const canonical = canonicalGrouping(w.grouping);
+    const { labels: grouping, key } = canonical;
     const existing = this.groups.get(key);
-    const prepared = w.families.map((f) => prepare(pushedFamily(f), flat, groupingNames, w.timeMs, this.o.label_limit ?? 0, existing?.families.get(f.name)));
+    const prepared = w.families.map((f) => prepare(pushedFamily(f), canonical, w.timeMs, this.o.label_limit ?? 0, existing?.families.get(f.name)));
     try {
       if (!existing && this.o.max_groups > 0 && this.groups.size >= this.o.max_groups) {
         throw new GroupFullError("max_groups", `the store holds max_groups (${this.o.max_groups}) groups; delete groups or raise max_groups`);
@@ -513,9 +570,9 @@ export class GroupStore {
     const grouping = [...labels].sort(sortPairs);
     const key = groupKey(grouping);
     if (this.groups.has(key)) throw new InconsistentPushError(`group ${formatLabels(grouping.flat())} appears twice`);
-    const names = new Set(grouping.map(([n]) => n));
+    const canonical: CanonicalGrouping = { labels: grouping, key, flat: grouping.flat(), names: new Set(grouping.map(([n]) => n)) };
     // A restored group is what was accepted before: the limits of today do not drop it.
-    const prepared = families.map((saved) => prepare(pushedFamily(saved.family), grouping.flat(), names, saved.timeMs, 0));
+    const prepared = families.map((saved) => prepare(pushedFamily(saved.family), canonical, saved.timeMs, 0));
     this.check(undefined, grouping, prepared, true);
     const g = this.create(key, grouping);
     for (const { sf } of prepared) {
@@ -531,6 +588,8 @@ export class GroupStore {
   private create(key: string, labels: [string, string][]): Group {
     const g: Group = { key, labels, families: new Map(), pushTimeMs: 0, failureTimeMs: 0, lastPushSuccessful: true };
     this.groups.set(key, g);
+    const set = nameSet(labels);
+    this.nameSets.set(set, (this.nameSets.get(set) ?? 0) + 1);
     const own = groupGaugeLabels(labels);
     for (const name of OWN_TYPES.keys()) this.ownSeries.set(seriesKey(name, own), g);
     return g;
@@ -538,6 +597,11 @@ export class GroupStore {
 
   private drop(g: Group): void {
     this.groups.delete(g.key);
+    const set = nameSet(g.labels);
+    const n = this.nameSets.get(set)! - 1;
+    if (n > 0) this.nameSets.set(set, n);
+    else this.nameSets.delete(set);
+    if (this.nameSets.size < 2) this.series = undefined;
     const own = groupGaugeLabels(g.labels);
     for (const name of OWN_TYPES.keys()) this.ownSeries.delete(seriesKey(name, own));
   }
@@ -547,14 +611,31 @@ export class GroupStore {
     if (e) e.groups++;
     else this.names.set(sf.name, { type: sf.type, groups: 1 });
     this.held += sf.size;
-    for (const k of sf.keys) this.series.set(k, g);
+    const series = this.series;
+    if (series) for (const k of sf.keys) series.set(k, g);
   }
 
   private unindex(g: Group, sf: StoredFamily): void {
     const e = this.names.get(sf.name)!;
     if (--e.groups === 0) this.names.delete(sf.name);
     this.held -= sf.size;
-    for (const k of sf.keys) if (this.series.get(k) === g) this.series.delete(k);
+    const series = this.series;
+    if (series) for (const k of sf.keys) if (series.get(k) === g) series.delete(k);
+  }
+
+  /**
+   * The series index, when a write to a group keyed by `grouping` could meet one of its series
+   * in another group: made the first time groups keyed by two sets of label names would exist.
+   */
+  private crossGroupIndex(grouping: readonly [string, string][]): Map<string, Group> | undefined {
+    const others = this.nameSets.size - (this.nameSets.has(nameSet(grouping)) ? 1 : 0);
+    if (others === 0) return undefined;
+    if (this.series === undefined) {
+      const series = new Map<string, Group>();
+      for (const g of this.groups.values()) for (const sf of g.families.values()) for (const k of sf.keys) series.set(k, g);
+      this.series = series;
+    }
+    return this.series;
   }
 
   /** The metrics of `replaced` families that the group no longer holds (read after indexing the new ones). */
@@ -564,7 +645,9 @@ export class GroupStore {
       // Its successor has every one of its series.
       if (reused.has(sf)) continue;
       const { family, keys } = sf;
-      const metrics = family.metrics.filter((_, i) => this.series.get(keys[i]) !== g);
+      // A key holds its family's name: only the family of that name can still hold it.
+      const held = new Set(g.families.get(sf.name)?.keys);
+      const metrics = family.metrics.filter((_, i) => !held.has(keys[i]));
       if (metrics.length > 0) families.push(metrics.length === family.metrics.length ? family : { ...family, metrics });
     }
     return families.length > 0 ? { group: g, families } : undefined;
@@ -607,22 +690,29 @@ export class GroupStore {
       }
     }
     const seen = new Set<string>();
-    for (const { sf, reuse } of prepared) {
+    const index = this.crossGroupIndex(grouping);
+    for (const { sf, reuse, unique } of prepared) {
       // Same type and series as the family it replaces in this group: consistent already.
       if (reuse) continue;
-      const f = sf.family;
       const keys = sf.keys;
-      const expected = this.otherType(f.name, g);
-      if (f.metrics.length > 0 && expected && expected !== f.type) throw new InconsistentPushError(`collected metric ${where(f, 0)} is not a ${expected}`);
-      const reservedLabel = f.type === "SUMMARY" ? "quantile" : f.type === "HISTOGRAM" || f.type === "GAUGE_HISTOGRAM" ? "le" : undefined;
-      for (let i = 0; i < f.metrics.length; i++) {
-        if (reservedLabel && hasLabel(f.metrics[i], reservedLabel)) throw new InconsistentPushError(`collected metric ${where(f, i)} must not have an explicit "${reservedLabel}" label`);
+      const expected = this.otherType(sf.name, g);
+      if (sf.size > 0 && expected && expected !== sf.type) throw new InconsistentPushError(`collected metric ${where(sf, 0)} is not a ${expected}`);
+      const reservedLabel = sf.type === "SUMMARY" ? "quantile" : sf.type === "HISTOGRAM" || sf.type === "GAUGE_HISTOGRAM" ? "le" : undefined;
+      if (reservedLabel) {
+        const labels = sf.labels;
+        for (let i = 0; i < labels.length; i++) {
+          if (hasLabel(labels[i], reservedLabel)) throw new InconsistentPushError(`collected metric ${where(sf, i)} must not have an explicit "${reservedLabel}" label`);
+        }
+      }
+      for (let i = 0; i < keys.length; i++) {
         const k = keys[i];
-        const holder = this.series.get(k);
-        if ((holder !== undefined && holder !== g) || seen.has(k)) throw new InconsistentPushError(`collected metric ${where(f, i)} was collected before with the same name and label values`);
+        const holder = index?.get(k);
+        if (holder !== undefined && holder !== g) throw new InconsistentPushError(`collected metric ${where(sf, i)} was collected before with the same name and label values`);
+        if (unique) continue;
+        if (seen.has(k)) throw new InconsistentPushError(`collected metric ${where(sf, i)} was collected before with the same name and label values`);
         seen.add(k);
       }
-      if (f.metrics.length > 0) this.checkSuffixes(f, g, pushed(), replaceAll);
+      if (sf.size > 0) this.checkSuffixes(sf, g, pushed(), replaceAll);
     }
   }
 
@@ -636,7 +726,7 @@ export class GroupStore {
 
   // The text format spells a summary or histogram x as x_count, x_sum (and x_bucket): no other
   // family may bear those names, in either order of arrival.
-  private checkSuffixes(f: MetricFamily, g: Group | undefined, pushed: ReadonlyMap<string, { type: MetricType }>, replaceAll: boolean): void {
+  private checkSuffixes(f: { name: string; type: MetricType }, g: Group | undefined, pushed: ReadonlyMap<string, { type: MetricType }>, replaceAll: boolean): void {
     const after = (name: string) => this.typeAfter(name, g, pushed, replaceAll);
     for (const suffix of ["_count", "_sum", "_bucket"]) {
       if (!f.name.endsWith(suffix)) continue;
@@ -658,11 +748,18 @@ export class GroupStore {
   }
 }
 
-function where(f: MetricFamily, i: number): string {
-  return `${JSON.stringify(f.name)} ${formatLabels(f.metrics[i].labels)}`;
+/** A grouping key's label names, as one string. */
+function nameSet(labels: readonly [string, string][]): string {
+  let s = "";
+  for (const [n] of labels) s += n + SEP;
+  return s;
 }
 
-function hasLabel(m: Metric, name: string): boolean {
-  for (let i = 0; i < m.labels.length; i += 2) if (m.labels[i] === name) return true;
+function where(sf: StoredFamily, i: number): string {
+  return `${JSON.stringify(sf.name)} ${formatLabels(sf.labels[i])}`;
+}
+
+function hasLabel(labels: readonly string[], name: string): boolean {
+  for (let i = 0; i < labels.length; i += 2) if (labels[i] === name) return true;
   return false;
 }
