@@ -2,7 +2,8 @@
 // queue (in memory, or on disk when durable) and writes it in batches, by points, bytes and
 // time, with up to max_in_flight writes at once. A write that fails for a reason that may
 // pass (network, timeout, 5xx, 429) is retried with exponential backoff and jitter, honouring
-// Retry-After; a batch the backend refuses for what it is goes to the sink's dead-letter file.
+// Retry-After; a batch the backend refuses for what it is goes to the sink's dead-letter file,
+// or, when only part of it is refused, that part (split-write.ts).
 // A push is taken by every sink or by none: while a sink's queue is full, pushes are refused
 // with 503 and nothing of them is kept. No accepted point is dropped: on shutdown what a
 // memory queue could not write is logged as lost; a disk queue keeps it for the next start.
@@ -15,6 +16,7 @@ import { opt } from "./options.ts";
 import type { Sink } from "./plugin.ts";
 import type { QueueStore, StoredRecord } from "./queue-store.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
+import { writeParts, type PartsOutcome } from "./split-write.ts";
 
 export interface QueueOptions {
   batch_points: number;
@@ -191,37 +193,69 @@ export class SinkQueue {
     let batch: PointBatch | undefined;
     try {
       batch = await this.store.read(records);
-      await this.sink.write(batch);
+      const refused = await this.write(batch);
+      if (refused) await this.setAside(batch, refused);
       this.store.ack(records);
-      this.written += points;
+      const sent = points - (refused ? refusedPoints(refused) : 0);
+      this.written += sent;
       if (this.failuresInRow > 0) this.recovered();
-      this.metrics?.sinkSent.inc({ sink: this.name }, points);
-      this.metrics?.sinkBatchSeconds.observe({ sink: this.name, outcome: "sent" }, (performance.now() - started) / 1000);
+      this.metrics?.sinkSent.inc({ sink: this.name }, sent);
+      this.metrics?.sinkBatchSeconds.observe({ sink: this.name, outcome: sent === points ? "sent" : "failed" }, (performance.now() - started) / 1000);
     } catch (e) {
       this.metrics?.sinkBatchSeconds.observe({ sink: this.name, outcome: "failed" }, (performance.now() - started) / 1000);
-      const refused = e instanceof SinkWriteError && !e.retry;
-      this.metrics?.sinkFailed.inc({ sink: this.name, retry: refused ? "false" : "true" });
-      if (refused && batch) await this.setAside(records, batch, e, points);
-      else this.retryLater(records, e as Error, points);
+      if (!(e instanceof DeadLetterWriteError)) this.metrics?.sinkFailed.inc({ sink: this.name, retry: "true" });
+      this.retryLater(records, e instanceof DeadLetterWriteError ? e.refusal : (e as Error), points);
     } finally {
       this.inFlight--;
       this.pump();
     }
   }
 
-  private async setAside(records: StoredRecord[], batch: PointBatch, e: SinkWriteError, points: number): Promise<void> {
-    const answer = e.detail.response ? `; answer: ${e.detail.response}` : "";
+  /**
+   * Writes the batch; resolves to what the backend refused for good, if anything (see
+   * split-write.ts: of a batch refused in part, only the parts refused), and rejects with a
+   * failure worth retrying, after which the whole batch is written again.
+   */
+  private async write(batch: PointBatch): Promise<PartsOutcome | undefined> {
     try {
-      await this.deadLetters.add(batch, `${e.message}${answer}`);
+      await this.sink.write(batch);
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof SinkWriteError) || e.retry) throw e;
+      this.metrics?.sinkFailed.inc({ sink: this.name, retry: "false" });
+      const outcome = await writeParts((part) => this.sink.write(part), batch, e);
+      if (outcome.refused.length > 0) return outcome;
+      this.log.info({ points: batch.size, status: e.detail.status, partWrites: outcome.writes }, `backend refused a batch whole (${e.message}) but took all of its parts`);
+      return undefined;
+    }
+  }
+
+  /** Appends the refused parts to the dead-letter file; rejects with DeadLetterWriteError when it cannot. */
+  private async setAside(batch: PointBatch, outcome: PartsOutcome): Promise<void> {
+    const { refused, writes, exhausted } = outcome;
+    const reasons = refused.map(({ batch: part, error: e }) => ({ batch: part, reason: `${e.message}${e.detail.response ? `; answer: ${e.detail.response}` : ""}` }));
+    try {
+      await this.deadLetters.addAll(reasons);
     } catch (writeError) {
       this.log.error({ err: writeError, file: this.deadLetters.file }, "cannot write the dead-letter file; the refused batch stays queued");
-      this.retryLater(records, e, points);
-      return;
+      throw new DeadLetterWriteError(refused[0].error);
     }
-    this.store.ack(records);
-    this.deadLettered += points;
-    this.metrics?.sinkDeadLettered.inc({ sink: this.name }, points);
-    this.log.error({ points, status: e.detail.status, answer: e.detail.response?.slice(0, 500), file: this.deadLetters.file }, `backend refused a batch for good (${e.message}); set aside in the dead-letter file`);
+    const count = refusedPoints(outcome);
+    this.deadLettered += count;
+    this.metrics?.sinkDeadLettered.inc({ sink: this.name }, count);
+    const first = refused[0].error;
+    const about = { status: first.detail.status, answer: first.detail.response?.slice(0, 500), file: this.deadLetters.file };
+    if (count === batch.size) {
+      this.log.error({ points: count, ...about, ...(writes > 0 ? { partWrites: writes } : {}) }, `backend refused a batch for good (${first.message}); set aside in the dead-letter file`);
+    } else {
+      this.log.error(
+        { points: count, written: batch.size - count, parts: refused.length, partWrites: writes, ...about },
+        `backend refused ${count} of the ${batch.size} points of a batch for good (${first.message}); the rest is written, the refused points set aside in the dead-letter file`,
+      );
+    }
+    if (exhausted) {
+      this.log.warn({ partWrites: writes, file: this.deadLetters.file }, "the backend refused parts of a batch more often than they are split for; parts set aside unsplit may hold points it stored");
+    }
   }
 
   private recovered(): void {
@@ -287,6 +321,17 @@ export class SinkQueue {
  */
 function cannotQueue(q: SinkQueue, reason: Error): HttpError {
   return new HttpError(503, `sink "${q.name}" cannot queue the push: ${reason.message}; retry later`, { "Retry-After": "5" });
+}
+
+function refusedPoints(o: PartsOutcome): number {
+  return o.refused.reduce((n, r) => n + r.batch.size, 0);
+}
+
+/** The dead-letter file could not take a refused batch: it stays queued, retried like a failure. */
+class DeadLetterWriteError extends Error {
+  constructor(readonly refusal: SinkWriteError) {
+    super(refusal.message);
+  }
 }
 
 function sleep(ms: number): Promise<void> {

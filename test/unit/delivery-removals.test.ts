@@ -308,7 +308,8 @@ describe("removal batches", () => {
 
     it("sets a refused removal batch aside with its lines commented out", async () => {
       const sink = new Recorder(true);
-      sink.failWith = new SinkWriteError("HTTP 400", false, { status: 400, response: "out of order sample" });
+      // The backend says it refused both: the batch is set aside as it is, not split.
+      sink.failWith = new SinkWriteError("HTTP 400", false, { status: 400, response: "out of order sample", refused: 2 });
       const file = path.join(tempDir(), "dl", "rec.lp");
       const q = queue(sink, {}, undefined, "rec", file);
       await new Delivery([q]).emitRemovals(removals("gone1", "gone2"));

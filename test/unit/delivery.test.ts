@@ -1,5 +1,6 @@
-// The delivery stage: batching, retries with backoff, dead letters, back-pressure, and the
-// disk queue (durability across a reopen, a corrupt segment, segments deleted once delivered).
+// The delivery stage: batching, retries with backoff, dead letters (of a batch refused in
+// part, only the points refused), back-pressure, and the disk queue (durability across a
+// reopen, a corrupt segment, segments deleted once delivered).
 import { expect } from "chai";
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import { DiskQueue } from "../../core/disk-queue.ts";
 import { BackpressureError, SinkWriteError } from "../../core/errors.ts";
 import type { Sink } from "../../core/plugin.ts";
 import { MemoryStore, type QueueStore } from "../../core/queue-store.ts";
+import { halves, MAX_PART_WRITES, writeParts } from "../../core/split-write.ts";
 
 const log = pino({ level: "silent" });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -147,7 +149,8 @@ describe("delivery", () => {
     const dir = tempDir();
     const opts = { ...base, batch_points: 2 };
     const q = new SinkQueue("rec", opts, { sink, store: new MemoryStore(1000, 1 << 20), deadLetters: new DeadLetters(path.join(dir, "dl", "rec.lp")), log });
-    sink.failWith = new SinkWriteError("HTTP 400 from http://db/write", false, { status: 400, response: '{"error":"field type conflict"}' });
+    // The backend says it refused both points: the batch is set aside as it is, not split.
+    sink.failWith = new SinkWriteError("HTTP 400 from http://db/write", false, { status: 400, response: '{"error":"field type conflict"}', refused: 2 });
     const d = new Delivery([q]);
     await d.emit(batch("bad1", "bad2"));
     await q.flush(Date.now() + 1000);
@@ -253,6 +256,151 @@ describe("delivery", () => {
     const d = new Delivery([queue(sink)]);
     await d.emit(batch("a", "b"));
     expect(await d.close(Date.now() + 100)).to.equal(2);
+  });
+});
+
+describe("delivery of a batch refused in part", () => {
+  /**
+   * A backend that refuses a write holding any point whose measurement starts with "bad".
+   * `partial`: it stores the other points of a refused write all the same and says how many it
+   * refused (InfluxDB 1.x's "partial write ... dropped=N"); otherwise it stores nothing of a
+   * refused write and does not say (Prometheus' remote-write receiver). `stored` counts what
+   * it holds per point; `sizes` the points of every write it got.
+   */
+  class PartlyRefusingSink implements Sink {
+    stored = new Map<string, number>();
+    sizes: number[] = [];
+    status = 400;
+    /** Fails this many writes after the first with a failure worth retrying. */
+    outageAfterFirst = 0;
+    constructor(private readonly partial: boolean) {}
+    async write(b: PointBatch): Promise<void> {
+      this.sizes.push(b.size);
+      if (this.sizes.length > 1 && this.outageAfterFirst > 0) {
+        this.outageAfterFirst--;
+        throw new SinkWriteError("HTTP 503", true, { status: 503 });
+      }
+      const names = b.points().map((p) => p.measurement);
+      const bad = names.filter((n) => n.startsWith("bad"));
+      const keep = (list: string[]) => list.forEach((n) => this.stored.set(n, (this.stored.get(n) ?? 0) + 1));
+      if (bad.length === 0) return keep(names);
+      if (this.partial) keep(names.filter((n) => !n.startsWith("bad")));
+      throw new SinkWriteError(`HTTP ${this.status}: refused ${bad.join(",")}`, false, { status: this.status, response: `no: ${bad.join(",")}`, ...(this.partial ? { refused: bad.length } : {}) });
+    }
+    async close(): Promise<void> {}
+  }
+
+  function partialQueue(sink: Sink): { q: SinkQueue; deadFile: string; d: Delivery } {
+    const deadFile = path.join(tempDir(), "dl", "rec.lp");
+    const q = new SinkQueue("rec", { ...base, batch_points: 100 }, { sink, store: new MemoryStore(100_000, 1 << 30), deadLetters: new DeadLetters(deadFile), log });
+    return { q, deadFile, d: new Delivery([q]) };
+  }
+
+  /** The dead-letter file: each entry's comment and its lines. */
+  function entries(file: string): { note: string; lines: string[] }[] {
+    const out: { note: string; lines: string[] }[] = [];
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (line.startsWith("# ")) out.push({ note: line, lines: [] });
+      else if (line !== "") out.at(-1)!.lines.push(line);
+    }
+    return out;
+  }
+
+  const GOOD = Array.from({ length: 30 }, (_, i) => `good${i}`);
+
+  it("sets aside only the points refused, each with its own answer, and writes the rest once when the backend stored nothing of a refused write", async () => {
+    const sink = new PartlyRefusingSink(false);
+    const { q, d, deadFile } = partialQueue(sink);
+    // Three pushes of other jobs around two bad points, taken as one batch.
+    await emitAll(d, batch(...GOOD.slice(0, 10)), batch("bad_a", ...GOOD.slice(10, 20), "bad_b"), batch(...GOOD.slice(20)));
+    await q.flush(Date.now() + 2000);
+    expect([...sink.stored.keys()].sort()).to.deep.equal([...GOOD].sort());
+    expect([...sink.stored.values()].every((n) => n === 1), "each good point stored once").to.equal(true);
+    expect(q.written).to.equal(30);
+    expect(q.deadLettered).to.equal(2);
+    const dead = entries(deadFile);
+    expect(dead.map((e) => e.lines)).to.deep.equal([["bad_a v=0 1"], ["bad_b v=11 1"]]);
+    expect(dead[0].note).to.match(/ 1 points refused: HTTP 400: refused bad_a; answer: no: bad_a$/);
+    expect(dead[1].note).to.match(/ 1 points refused: HTTP 400: refused bad_b; answer: no: bad_b$/);
+    // Halving: about 2 log2(32) writes per bad point, not one per point.
+    expect(sink.sizes.length).to.be.at.most(1 + 2 * 2 * Math.ceil(Math.log2(32)));
+  });
+
+  it("never sets aside a point a backend that stores the rest of a refused write stored, and stops splitting a part refused whole", async () => {
+    const sink = new PartlyRefusingSink(true);
+    const { q, d, deadFile } = partialQueue(sink);
+    await emitAll(d, batch(...GOOD.slice(0, 15)), batch("bad_1", "bad_2", "bad_3", "bad_4"), batch(...GOOD.slice(15)));
+    await q.flush(Date.now() + 2000);
+    expect([...sink.stored.keys()].sort()).to.deep.equal([...GOOD].sort());
+    const dead = entries(deadFile).flatMap((e) => e.lines.map((l) => l.split(" ")[0]));
+    expect(dead.sort()).to.deep.equal(["bad_1", "bad_2", "bad_3", "bad_4"]);
+    expect(q.written).to.equal(30);
+    expect(q.deadLettered).to.equal(4);
+    // Parts the backend said it refused whole are not split into single points.
+    expect(sink.sizes.filter((n) => n === 1)).to.have.length.below(4);
+  });
+
+  it("does not split a refusal that is not about points (403): the batch is set aside whole after one write", async () => {
+    const sink = new PartlyRefusingSink(false);
+    sink.status = 403;
+    const { q, d, deadFile } = partialQueue(sink);
+    await emitAll(d, batch("good_a", "bad_x", "good_b"));
+    await q.flush(Date.now() + 2000);
+    expect(sink.sizes).to.deep.equal([3]);
+    expect(entries(deadFile).map((e) => e.lines.length)).to.deep.equal([3]);
+  });
+
+  it("splits a batch refused as too large (413) until its parts are taken, and sets nothing aside", async () => {
+    const sink: Sink & { sizes: number[]; got: string[] } = {
+      sizes: [],
+      got: [],
+      async write(b) {
+        this.sizes.push(b.size);
+        if (b.size > 8) throw new SinkWriteError("HTTP 413", false, { status: 413 });
+        this.got.push(...b.points().map((p) => p.measurement));
+      },
+      async close() {},
+    };
+    const { q, d } = partialQueue(sink);
+    await emitAll(d, batch(...GOOD));
+    await q.flush(Date.now() + 2000);
+    expect(sink.got).to.deep.equal(GOOD);
+    expect(q.written).to.equal(30);
+    expect(q.deadLettered).to.equal(0);
+    expect(sink.sizes).to.deep.equal([30, 15, 7, 8, 15, 7, 8]);
+  });
+
+  it("retries the whole batch after a failure worth retrying in the middle of splitting; sets nothing aside twice", async () => {
+    const sink = new PartlyRefusingSink(false);
+    sink.outageAfterFirst = 1;
+    const { q, d, deadFile } = partialQueue(sink);
+    await emitAll(d, batch(...GOOD.slice(0, 5), "bad_z", ...GOOD.slice(5, 10)));
+    await q.flush(Date.now() + 3000);
+    expect([...sink.stored.keys()].sort()).to.deep.equal(GOOD.slice(0, 10).sort());
+    expect(entries(deadFile).map((e) => e.lines)).to.deep.equal([["bad_z v=5 1"]]);
+    expect(q.failures).to.equal(1);
+    expect(q.deadLettered).to.equal(1);
+  });
+
+  it("stops splitting once a batch took its share of writes, and sets the parts still refused aside as they are", async () => {
+    const refuseAll = async (b: PointBatch) => {
+      throw new SinkWriteError("HTTP 400", false, { status: 400, response: String(b.size) });
+    };
+    const whole = batch(...Array.from({ length: 64 }, (_, i) => `bad${i}`));
+    const out = await writeParts(refuseAll, whole, new SinkWriteError("HTTP 400", false, { status: 400 }), 10);
+    expect(out.exhausted).to.equal(true);
+    expect(out.writes).to.be.within(10, 10 + 2 * Math.log2(64));
+    expect(out.refused.reduce((n, r) => n + r.batch.size, 0), "every point is in a refused part").to.equal(64);
+    expect(Buffer.concat(out.refused.flatMap((r) => r.batch.lineProtocol())).toString()).to.equal(Buffer.concat(whole.lineProtocol()).toString());
+    expect(MAX_PART_WRITES).to.be.at.least(2 * 16 * Math.log2(5000));
+  });
+
+  it("halves a batch by its encoded lines, keeping removals removals", () => {
+    const [a, b] = halves(PointBatch.fromLineProtocol([Buffer.from("m1 v=1 1\nm2 v=2 2\n"), Buffer.from("m3 v=3 3\n")], 3, true))!;
+    expect([a.size, b.size, a.removal, b.removal]).to.deep.equal([1, 2, true, true]);
+    expect(Buffer.concat(a.lineProtocol()).toString()).to.equal("m1 v=1 1\n");
+    expect(Buffer.concat(b.lineProtocol()).toString()).to.equal("m2 v=2 2\nm3 v=3 3\n");
+    expect(halves(batch("only"))).to.equal(undefined);
   });
 });
 

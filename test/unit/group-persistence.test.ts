@@ -1,8 +1,10 @@
 // The group store on disk (persistence.ts): serialize/deserialize round trips, loading a
 // missing, damaged or inconsistent file (moved aside, the agent goes on with no groups), and
-// atomic writes only when something changed.
+// atomic writes only when something changed: on the interval, a burst of changes in one write,
+// in slices that hold the state of one instant, never overlapping, abandoned at shutdown.
 import { expect } from "chai";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { capturedLogger } from "../support/logs.ts";
@@ -92,6 +94,25 @@ gh_count 3
 
 /** Lets pino's stream deliver what was logged. */
 const flush = () => new Promise((r) => setImmediate(r));
+
+/** A Persistence of an empty store, loaded and writing on its interval; stop() it. */
+async function running(file: string, intervalMs: number) {
+  const store = newStore();
+  const { log, records } = capturedLogger();
+  const p = new Persistence(file, intervalMs, store, log);
+  await p.load();
+  p.start();
+  return { store, p, records };
+}
+
+/** Waits until `done()` holds, checking every 10 ms; fails after timeoutMs. */
+async function poll(done: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > until) throw new Error(`not done within ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
 
 // ---- Tests -----------------------------------------------------------------------------------
 
@@ -255,6 +276,11 @@ describe("group persistence", () => {
       writeFileSync(file, "old content");
       const oldInode = statSync(file).ino;
       new Persistence(file, 60_000, store, capturedLogger().log).stop();
+      expectReplacedWith(store, oldInode);
+    });
+
+    /** The file holds the store, loads back, and replaced the one of inode `oldInode` by a rename, leaving no temporary file. */
+    function expectReplacedWith(store: GroupStore, oldInode: number): void {
       expect(readdirSync(dir)).to.deep.equal(["groups.json"]);
       // replaced by a rename, not rewritten in place: a crash mid-write leaves the old file whole
       expect(statSync(file).ino).not.to.equal(oldInode);
@@ -262,7 +288,7 @@ describe("group persistence", () => {
       const back = newStore();
       deserialize(readFileSync(file, "utf8"), back);
       expect(snapshot(back)).to.deep.equal(snapshot(store));
-    });
+    }
 
     it("saveIfChanged writes only after changes", async () => {
       const store = newStore();
@@ -302,6 +328,132 @@ describe("group persistence", () => {
       rmSync(file);
       p.stop();
       expect(existsSync(file)).to.equal(false);
+    });
+
+    it("save() writes in slices the same text serialize() makes, groups and families larger than a piece among small ones, atomically", async () => {
+      const store = richStore();
+      const many = Array.from({ length: 1300 }, (_, i) => `big{i="${i}",s="v\\"${i}"} ${i / 7}`).join("\n");
+      put(store, { job: "big" }, `# TYPE small counter\nsmall 1\n# HELP big Many series.\n# TYPE big gauge\n${many}\n# TYPE after_big untyped\nafter_big 2\n`);
+      for (let i = 0; i < 700; i++) put(store, { job: "after", instance: String(i) }, `after_value{i="${i}"} ${i}\n`);
+      writeFileSync(file, "old content");
+      const oldInode = statSync(file).ino;
+      const { log, records } = capturedLogger();
+      const p = new Persistence(file, 60_000, store, log);
+      await p.save();
+      expectReplacedWith(store, oldInode);
+      await p.save();
+      await flush();
+      expect(records.filter((r) => r.msg === "groups persisted"), "nothing changed: no second write").to.have.length(1);
+    });
+
+    it("writes the state of the instant the write started, and what changed meanwhile with the next write", async () => {
+      const store = newStore();
+      for (let i = 0; i < 2000; i++) put(store, { job: `j${i}` }, `# TYPE m${i % 10} gauge\nm${i % 10}{i="${i}"} ${i}\n`);
+      put(store, { job: "a" }, "# TYPE x gauge\nx 1\n");
+      const p = new Persistence(file, 60_000, store, capturedLogger().log);
+      const before = snapshot(store);
+      const writing = p.save();
+      // Mixed with the write's earlier groups, this state would be a name with two types.
+      store.delete(new Map([["job", "a"]]));
+      put(store, { job: "zz" }, "# TYPE x counter\nx 1\n");
+      await writing;
+      const back = newStore();
+      deserialize(readFileSync(file, "utf8"), back);
+      expect(snapshot(back)).to.deep.equal(before);
+      await p.save();
+      const again = newStore();
+      deserialize(readFileSync(file, "utf8"), again);
+      expect(snapshot(again)).to.deep.equal(snapshot(store));
+    });
+
+    it("never runs two writes at once: a save during a write waits for it, then writes what changed", async () => {
+      const store = newStore();
+      for (let i = 0; i < 3000; i++) put(store, { job: `j${i}` }, `m{i="${i}"} ${i}\n`);
+      const { log, records } = capturedLogger();
+      const p = new Persistence(file, 60_000, store, log);
+      const first = p.save();
+      put(store, { job: "late" }, "late 1\n");
+      const second = p.save();
+      const third = p.save();
+      await Promise.all([first, second, third]);
+      await flush();
+      expect(records.filter((r) => r.msg === "groups persisted").map((r) => r.groups)).to.deep.equal([3000, 3001]);
+      expect(readFileSync(file, "utf8")).to.equal(serialize(store));
+    });
+
+    it("on its interval, writes a burst of changes in one write, and nothing while nothing changes", async () => {
+      const { store, p, records } = await running(file, 200);
+      try {
+        const writes = () => records.filter((r) => r.msg === "groups persisted").length;
+        // Three bursts of 300 changes, 100 ms apart: 900 changes in about 300 ms.
+        const started = Date.now();
+        for (let burst = 0; burst < 3; burst++) {
+          for (let i = 0; i < 300; i++) put(store, { job: `b${burst}`, instance: String(i) }, `m_${burst} ${i}\n`);
+          await sleep(100);
+        }
+        // Within the interval plus a write, everything is on disk.
+        await sleep(200 + 300);
+        const elapsed = Date.now() - started;
+        await flush();
+        const n = writes();
+        expect(n, "at least one write").to.be.greaterThan(0);
+        expect(n, `one write per interval at most (${elapsed} ms)`).to.be.at.most(Math.ceil(elapsed / 200) + 1);
+        const back = newStore();
+        deserialize(readFileSync(file, "utf8"), back);
+        expect(back.size).to.equal(900);
+        await sleep(500);
+        await flush();
+        expect(writes(), "no write without a change").to.equal(n);
+      } finally {
+        p.stop();
+      }
+    });
+
+    it("stop() during a write writes the final state synchronously; the abandoned write neither replaces it nor leaves its temporary file", async () => {
+      const store = newStore();
+      for (let i = 0; i < 3000; i++) put(store, { job: `j${i}` }, `m{i="${i}"} ${i}\n`);
+      const p = new Persistence(file, 60_000, store, capturedLogger().log);
+      const writing = p.save();
+      put(store, { job: "final" }, "final 1\n");
+      p.stop();
+      const final = serialize(store);
+      expect(readFileSync(file, "utf8")).to.equal(final);
+      await writing;
+      expect(readFileSync(file, "utf8")).to.equal(final);
+      expect(readdirSync(dir)).to.deep.equal(["groups.json"]);
+    });
+
+    it("load() removes temporary files a crash in the middle of a write left, and nothing else", async () => {
+      const store = richStore();
+      writeFileSync(file, serialize(store));
+      for (const name of [".groups.json.1234.7.tmp", ".groups.json.99.tmp", ".other.json.1.2.tmp", "groups.json.1.tmp", ".groups.json.x.tmp"]) writeFileSync(path.join(dir, name), "partial");
+      const back = newStore();
+      await new Persistence(file, 60_000, back, capturedLogger().log).load();
+      expect(readdirSync(dir).sort()).to.deep.equal([".groups.json.x.tmp", ".other.json.1.2.tmp", "groups.json", "groups.json.1.tmp"]);
+      expect(snapshot(back)).to.deep.equal(snapshot(store));
+    });
+
+    it("on its interval, retries a failed write with a growing wait, and says when writes succeed again", async () => {
+      const missing = path.join(dir, "later", "groups.json");
+      const { store, p, records } = await running(missing, 50);
+      try {
+        put(store, { job: "a" }, "m 1\n");
+        await sleep(500);
+        await flush();
+        const errors = records.filter((r) => r.level === 50);
+        // Attempts after 50, +100, +200 ms: not one every 50 ms.
+        expect(errors.length).to.be.within(1, 4);
+        expect(errors.map((r) => r.failuresInRow)).to.deep.equal(errors.map((_, i) => i + 1));
+        mkdirSync(path.dirname(missing));
+        await poll(() => existsSync(missing), 3000);
+        expect(readFileSync(missing, "utf8")).to.equal(serialize(store));
+        // The log record follows the rename; on a busy machine, some time after it.
+        await poll(() => records.some((r) => r.msg === "persistence file written again"), 3000);
+        const failed = records.filter((r) => r.level === 50).length;
+        expect(records.find((r) => r.msg === "persistence file written again")!.failedWrites).to.equal(failed);
+      } finally {
+        p.stop();
+      }
     });
 
     it("logs a failed write and tries again later instead of throwing", async () => {

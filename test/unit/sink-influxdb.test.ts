@@ -1,7 +1,8 @@
 // The influxdb sink without a real backend: its options as the config loader reads them
 // (agent.conf and ENV_SINKS), and its HTTP behaviour against a small node:http server in the
 // test: what it sends (one gzip body per batch, headers, authentication) and how it judges
-// every kind of answer (SinkWriteError retry, Retry-After, the backend's words).
+// every kind of answer (SinkWriteError retry, Retry-After, the backend's words, how many points
+// an InfluxDB answer says were refused).
 import { expect } from "chai";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -19,6 +20,7 @@ import type { Sink } from "../../core/plugin.ts";
 import { Registry } from "../../core/registry.ts";
 import influxdb, { type InfluxdbOptions } from "../../plugins/sinks/influxdb/index.ts";
 import { MAX_RESPONSE_BYTES } from "../../core/http-post.ts";
+import { refusedPoints } from "../../plugins/sinks/influxdb/refusal.ts";
 import stdout from "../../plugins/sinks/stdout/index.ts";
 import { builtinRegistry } from "../../plugins/index.ts";
 
@@ -265,6 +267,48 @@ describe("sink influxdb (unit)", () => {
     });
   });
 
+  describe("how many points an answer refused", () => {
+    // InfluxDB 1.6's own answers (the "error" of its JSON body), for the batches named.
+    const BAD = "bad,job=y v=1 9223372036854775808000000";
+    const BAD2 = "bad2 v=1 9223372036854775808000001";
+    const why = (line: string) => `unable to parse '${line}': strconv.ParseInt: parsing "${line.slice(line.lastIndexOf(" ") + 1)}": value out of range`;
+    const body = (error: string) => JSON.stringify({ error });
+
+    it("a partial write of unparsable lines: each line it quotes (dropped says 0)", () => {
+      expect(refusedPoints(body(`partial write: ${why(BAD)} dropped=0`), 3)).to.equal(1);
+      expect(refusedPoints(body(`partial write: ${why(BAD)}\n${why(BAD2)} dropped=0`), 4)).to.equal(2);
+    });
+
+    it("a partial write for another reason: dropped=N", () => {
+      expect(refusedPoints(body('partial write: field type conflict: input field "v" on measurement "a" is type integer, already exists as type float dropped=1'), 2)).to.equal(1);
+      expect(refusedPoints(body('partial write: field type conflict: input field "v" on measurement "a" is type string, already exists as type float dropped=2'), 2)).to.equal(2);
+    });
+
+    it("every line unparsable: each line it quotes, which is all of them", () => {
+      expect(refusedPoints(body(why(BAD)), 1)).to.equal(1);
+      expect(refusedPoints(body(`${why(BAD)}\n${why(BAD2)}`), 2)).to.equal(2);
+    });
+
+    it("a quoted line holding the answer's own words is counted once", () => {
+      const tricky = `m s="partial write: unable to parse 'q' dropped=9\\nunable to parse 'r'" 9223372036854775808000000`;
+      expect(refusedPoints(body(`partial write: ${why(tricky)} dropped=0`), 5)).to.equal(1);
+      expect(refusedPoints(body(why(tricky)), 5)).to.equal(1);
+    });
+
+    it("a refusal of the request itself (no line named): all of them; an answer cut short: not known", () => {
+      expect(refusedPoints(body("database is required"), 7)).to.equal(7);
+      expect(refusedPoints("<html>400 Bad Request</html>", 7)).to.equal(7);
+      expect(refusedPoints(`{"error":"partial write: ${why(BAD).slice(0, 30)}`, 7)).to.equal(1);
+      expect(refusedPoints(`{"error":"${why(BAD).slice(0, 30)}`, 7)).to.equal(undefined);
+      expect(refusedPoints(body("partial write: something new"), 7)).to.equal(undefined);
+    });
+
+    it("InfluxDB 2.x's {code, message}", () => {
+      expect(refusedPoints(JSON.stringify({ code: "invalid", message: `${why(BAD)}` }), 3)).to.equal(1);
+      expect(refusedPoints(JSON.stringify({ code: "unprocessable entity", message: "failure writing points to database: partial write: points beyond retention policy dropped=1" }), 3)).to.equal(1);
+    });
+  });
+
   describe("writes", function () {
     this.timeout(10_000);
     const backend = new FakeBackend();
@@ -354,11 +398,25 @@ describe("sink influxdb (unit)", () => {
       backend.handler = (_req, res) => res.writeHead(400, { "Content-Type": "application/json", "Retry-After": "5" }).end(answer);
       const e = await writeError(makeSink({ url: `${backend.url}/write?db=x&u=writer&p=secret`, gzip: false }));
       expect(e.retry).to.equal(false);
-      expect(e.detail).to.deep.equal({ status: 400, response: answer });
+      expect(e.detail).to.deep.equal({ status: 400, response: answer, refused: 1 });
       expect(e.message).to.equal(
         `POST ${backend.url}/write?db=x&u=writer&p=xxx: 400 Bad Request: ${answer}; the backend refused this batch, sending it again cannot help`,
       );
       expect(e.message).not.to.include("secret");
+    });
+
+    it("a refusal of points (400, 422) says how many InfluxDB refused; other refusals do not", async () => {
+      const lines = ["a,job=x v=1 1700000000000000000", "bad,job=y v=1 9223372036854775808000000", "c,job=z v=2 1700000000000000000"];
+      const partial = JSON.stringify({ error: `partial write: unable to parse '${lines[1]}': strconv.ParseInt: parsing "9223372036854775808000000": value out of range dropped=0` });
+      backend.handler = (_req, res) => res.writeHead(400, { "Content-Type": "application/json" }).end(partial);
+      const e = await writeError(makeSink({ url: `${backend.url}/write?db=x` }), batchOf(...lines));
+      expect(e.detail).to.deep.include({ status: 400, refused: 1 });
+      backend.handler = (_req, res) => res.writeHead(422).end(JSON.stringify({ code: "unprocessable entity", message: "failure writing points to database: partial write: points beyond retention policy dropped=2" }));
+      expect((await writeError(makeSink({ url: `${backend.url}/api/v2/write?org=o&bucket=b` }), batchOf(...lines))).detail.refused).to.equal(2);
+      for (const status of [401, 404, 413]) {
+        backend.handler = (_req, res) => res.writeHead(status).end(partial);
+        expect((await writeError(makeSink({ url: `${backend.url}/write?db=x` }), batchOf(...lines))).detail, String(status)).not.to.have.property("refused");
+      }
     });
 
     it("other 4xx (401, 403, 404, 413, 422) and 3xx: retry false", async () => {

@@ -120,9 +120,9 @@ export const pushgatewayOptions = {
     description: "File the groups are kept in across restarts (written atomically); empty keeps them in memory only. A file the reference Pushgateway wrote (its --persistence.file) is imported at start-up, kept beside as <file>.pushgateway-<ms>, and replaced by pushkit's own format.",
   }),
   persistence_interval: opt.duration({
-    default: 5 * 60_000,
-    min: 1000,
-    description: "How often the persistence file is rewritten when groups changed (and always at shutdown).",
+    default: 1000,
+    min: 100,
+    description: "Longest a change waits before the persistence file is rewritten: every interval, if groups changed, all changes since the last write go into one write (and always at shutdown). A change is on disk within the interval plus one write; a store so large that a write takes more than a quarter of the interval is written every four write durations instead.",
   }),
   enable_utf8_names: opt.boolean({
     default: false,

@@ -2,12 +2,15 @@
 // (/write?db=), InfluxDB 2.x (/api/v2/write?org=&bucket=), VictoriaMetrics (/write) and
 // DataKit (/v1/write/metric). The sink is configured by the full URL the batch is POSTed to;
 // each write is one request, gzip-compressed, on a kept-alive connection. A failed write
-// rejects with a SinkWriteError that says whether sending the same batch again can help.
+// rejects with a SinkWriteError that says whether sending the same batch again can help, and,
+// for a refusal of points, how many the answer says were refused (refusal.ts).
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { HttpPoster, displayUrl, mergeHeaders, postWording } from "../../../core/http-post.ts";
 import { ConfigError, formatDuration, opt, tomlString, type OptionSpec, type OptionsOf } from "../../../core/options.ts";
+import { SinkWriteError } from "../../../core/errors.ts";
 import { defineSink } from "../../../core/plugin.ts";
+import { refusedPoints } from "./refusal.ts";
 
 const gzipAsync = promisify(gzip);
 
@@ -139,6 +142,13 @@ function requestHeaders(o: InfluxdbOptions): Record<string, string> {
   return mergeHeaders(own, o.headers);
 }
 
+/** A refusal of points (400, 422) with how many of them the answer says were refused (see refusal.ts). */
+function withRefusedCount(e: unknown, size: number): unknown {
+  if (!(e instanceof SinkWriteError) || e.retry || (e.detail.status !== 400 && e.detail.status !== 422)) return e;
+  const refused = refusedPoints(e.detail.response ?? "", size);
+  return refused === undefined ? e : new SinkWriteError(e.message, false, { ...e.detail, refused });
+}
+
 export default defineSink({
   name: "influxdb",
   description: "Line protocol POSTed to InfluxDB 1.x/2.x, VictoriaMetrics or DataKit over HTTP",
@@ -175,8 +185,12 @@ export default defineSink({
         const chunks = batch.lineProtocol();
         const length = batch.byteLength();
         if (length === 0) return;
-        // Uncompressed, the chunks go out as they are, without being copied into one buffer.
-        await poster.post(o.gzip ? await gzipAsync(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)) : chunks);
+        try {
+          // Uncompressed, the chunks go out as they are, without being copied into one buffer.
+          await poster.post(o.gzip ? await gzipAsync(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)) : chunks);
+        } catch (e) {
+          throw withRefusedCount(e, batch.size);
+        }
       },
       async close() {
         poster.close();

@@ -5,12 +5,13 @@
 // Pushgateway wrote (gob, see reference-file.ts) is imported once: it is kept beside under
 // another name and pushkit's own file takes its place.
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, writeSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open, readdir, readFile, rm } from "node:fs/promises";
+import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import path from "node:path";
 import type { Logger } from "pino";
 import type { Bucket, Metric, MetricFamily, MetricType, Quantile } from "../../../formats/prometheus/model.ts";
 import { isReferenceFile, readReferenceFile, ReferenceFileError } from "./reference-file.ts";
-import { InconsistentPushError, type GroupStore, type SavedFamily } from "./store.ts";
+import { InconsistentPushError, type GroupStore, type SavedFamily, type StoredFamily } from "./store.ts";
 
 const FORMAT = "pushkit-pushgateway-groups";
 const VERSION = 1;
@@ -97,16 +98,100 @@ function readMetric(v: unknown, where: string): Metric {
   return m;
 }
 
+/** A group as it was when a write started: what the write holds, whatever changes meanwhile. */
+interface GroupState {
+  labels: readonly [string, string][];
+  pushTimeMs: number;
+  failureTimeMs: number;
+  lastPushSuccessful: boolean;
+  families: StoredFamily[];
+}
+
+/**
+ * The state of every group at one instant. A write that spans several turns of the event loop
+ * must not mix states: a group written before a change and another written after it could
+ * contradict each other (a name with two types), and such a file is refused whole at the next
+ * start. Stored families are replaced on a push, never changed, so copying the lists is
+ * enough (100,000 groups: a few tens of milliseconds).
+ */
+function capture(store: GroupStore): GroupState[] {
+  const out: GroupState[] = [];
+  for (const g of store.all()) {
+    out.push({ labels: g.labels, pushTimeMs: g.pushTimeMs, failureTimeMs: g.failureTimeMs, lastPushSuccessful: g.lastPushSuccessful, families: [...g.families.values()] });
+  }
+  return out;
+}
+
+/** Metrics per piece of text: a family of a million series is cut into pieces a slice can take. */
+const METRICS_PER_PIECE = 512;
+
+function familyDoc(sf: StoredFamily, metrics: unknown[]): unknown {
+  const f = sf.family;
+  return { name: f.name, help: f.help, type: f.type, time_ms: sf.timeMs, metrics };
+}
+
+function groupDoc(g: GroupState, families: unknown[]): unknown {
+  return { labels: g.labels, push_time_ms: g.pushTimeMs, failure_time_ms: g.failureTimeMs, last_push_successful: g.lastPushSuccessful, families };
+}
+
+/**
+ * The persistence file's text in pieces, in order: small groups together up to
+ * METRICS_PER_PIECE metrics, a large group family by family and a large family in parts of
+ * METRICS_PER_PIECE metrics. The same text as JSON.stringify of the whole document (each
+ * piece is JSON.stringify's, which is fastest on many objects at once), made a piece at a time
+ * so that a large store can be written in slices.
+ */
+function* documentPieces(groups: readonly GroupState[]): Generator<string> {
+  const j = JSON.stringify;
+  yield `{"format":${j(FORMAT)},"version":${VERSION},"groups":[`;
+  let first = true;
+  const next = (text: string) => {
+    const out = first ? text : `,${text}`;
+    first = false;
+    return out;
+  };
+  let small: unknown[] = [];
+  let smallSize = 0;
+  for (const g of groups) {
+    let size = 0;
+    for (const sf of g.families) size += sf.size;
+    if (size <= METRICS_PER_PIECE) {
+      small.push(groupDoc(g, g.families.map((sf) => familyDoc(sf, sf.family.metrics.map(writeMetric)))));
+      smallSize += size + 1;
+      if (smallSize >= METRICS_PER_PIECE) {
+        yield next(j(small).slice(1, -1));
+        small = [];
+        smallSize = 0;
+      }
+      continue;
+    }
+    if (small.length > 0) {
+      yield next(j(small).slice(1, -1));
+      small = [];
+      smallSize = 0;
+    }
+    // The group's and each family's JSON around an empty list, the metrics put in between.
+    const [groupHead, groupTail] = j(groupDoc(g, [0])).split("[0]");
+    yield next(`${groupHead}[`);
+    for (let fi = 0; fi < g.families.length; fi++) {
+      const sf = g.families[fi];
+      const metrics = sf.family.metrics;
+      const [head, tail] = j(familyDoc(sf, [0])).split("[0]");
+      yield `${fi > 0 ? "," : ""}${head}[`;
+      for (let mi = 0; mi < metrics.length; mi += METRICS_PER_PIECE) {
+        yield (mi > 0 ? "," : "") + j(metrics.slice(mi, mi + METRICS_PER_PIECE).map(writeMetric)).slice(1, -1);
+      }
+      yield `]${tail}`;
+    }
+    yield `]${groupTail}`;
+  }
+  if (small.length > 0) yield next(j(small).slice(1, -1));
+  yield "]}";
+}
+
 /** The store as the JSON text of the persistence file. */
 export function serialize(store: GroupStore): string {
-  const groups = [...store.all()].map((g) => ({
-    labels: g.labels,
-    push_time_ms: g.pushTimeMs,
-    failure_time_ms: g.failureTimeMs,
-    last_push_successful: g.lastPushSuccessful,
-    families: [...g.families.values()].map((sf) => ({ name: sf.family.name, help: sf.family.help, type: sf.family.type, time_ms: sf.timeMs, metrics: sf.family.metrics.map(writeMetric) })),
-  }));
-  return JSON.stringify({ format: FORMAT, version: VERSION, groups });
+  return [...documentPieces(capture(store))].join("");
 }
 
 /** Fills an empty store from a persistence file's text; throws on anything malformed or inconsistent. */
@@ -148,9 +233,20 @@ export function deserialize(text: string, store: GroupStore): void {
   });
 }
 
+/** Where a write puts the new file before it takes the file's name; one per write, never shared. */
+let writes = 0;
+function tempName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++writes}.tmp`);
+}
+
+/** A temporary file of an earlier run, left by a crash in the middle of a write. */
+function isLeftover(file: string, name: string): boolean {
+  const base = path.basename(file);
+  return name.startsWith(`.${base}.`) && /^\.\d+(\.\d+)?\.tmp$/.test(name.slice(base.length + 1));
+}
+
 function writeAtomically(file: string, text: string): void {
-  const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const temp = tempName(file);
   const fd = openSync(temp, "w", 0o644);
   try {
     writeSync(fd, text);
@@ -160,7 +256,7 @@ function writeAtomically(file: string, text: string): void {
   }
   renameSync(temp, file);
   // The rename itself is durable only once the directory is synced.
-  const dfd = openSync(dir, "r");
+  const dfd = openSync(path.dirname(file), "r");
   try {
     fsyncSync(dfd);
   } finally {
@@ -168,9 +264,85 @@ function writeAtomically(file: string, text: string): void {
   }
 }
 
+/** Longest the event loop is held by a write before it lets other work run. */
+const SLICE_MS = 10;
+/** Text gathered before it is handed to the file system (off the event loop). */
+const WRITE_CHUNK_CHARS = 1 << 20;
+
+/**
+ * Writes the pieces to a temporary file, in slices of at most about SLICE_MS of the event loop
+ * (the file system's part runs on libuv's threads), syncs it, and renames it over `file`
+ * unless `abandoned()` says by then that the write is no longer wanted (its file is removed).
+ * Resolves to whether the file was replaced.
+ */
+async function writeInSlices(file: string, pieces: Iterable<string>, abandoned: () => boolean): Promise<boolean> {
+  const temp = tempName(file);
+  const fh = await open(temp, "w", 0o644);
+  let complete = false;
+  try {
+    let text: string[] = [];
+    let chars = 0;
+    let sliceStart = performance.now();
+    for (const piece of pieces) {
+      text.push(piece);
+      chars += piece.length;
+      if (chars >= WRITE_CHUNK_CHARS) {
+        await fh.writeFile(text.join(""));
+        text = [];
+        chars = 0;
+      } else if (performance.now() - sliceStart > SLICE_MS) {
+        await setImmediatePromise();
+      } else {
+        continue;
+      }
+      if (abandoned()) return false;
+      sliceStart = performance.now();
+    }
+    await fh.writeFile(text.join(""));
+    await fh.sync();
+    complete = true;
+  } finally {
+    await fh.close();
+    if (!complete) await rm(temp, { force: true });
+  }
+  if (abandoned()) {
+    await rm(temp, { force: true });
+    return false;
+  }
+  // Synchronous, right after the check: nothing can come between them, so a file written
+  // synchronously at shutdown is never replaced by this older one.
+  renameSync(temp, file);
+  const dir = await open(path.dirname(file), "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+  return true;
+}
+
+/** Longest wait between attempts while writes keep failing. */
+const MAX_RETRY_MS = 60_000;
+
+/** Starts of writes are at least this many write durations apart (see Persistence). */
+const WRITE_SPACING = 4;
+
+/**
+ * Keeps the persistence file in step with the store. Every `intervalMs` (persistence_interval)
+ * it writes the store if it changed: every change made in the meantime goes into that one
+ * write, so a burst of pushes costs one write. A write runs in slices, the file system's part
+ * off the event loop, and never overlaps another. A store so large that a write takes more
+ * than a quarter of the interval is written at most every four write durations, so that
+ * writing takes about a quarter of the event loop's time at most under constant change.
+ * The bound within which a change is on disk: max(interval, 4 x write) + one write.
+ */
 export class Persistence {
   private timer: NodeJS.Timeout | undefined;
+  /** store.changes as of the last file written (-1: the file must be written). */
   private savedAt = 0;
+  private writing: Promise<void> | undefined;
+  private stopped = false;
+  private failuresInRow = 0;
 
   constructor(
     readonly file: string,
@@ -184,6 +356,7 @@ export class Persistence {
    * moving it aside. A reference Pushgateway's file is imported (see importReference).
    */
   async load(): Promise<void> {
+    await this.removeLeftovers();
     let bytes: Buffer;
     try {
       bytes = await readFile(this.file);
@@ -245,30 +418,100 @@ export class Persistence {
     } catch (e) {
       // Written again on the next interval (and at shutdown).
       this.savedAt = -1;
-      this.log.error({ err: e, file: this.file }, "cannot write the persistence file; will try again on the next interval");
+      this.failed(e);
+    }
+  }
+
+  /** Removes temporary files that a crash in the middle of a write left beside the file. */
+  private async removeLeftovers(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(path.dirname(this.file));
+    } catch {
+      return;
+    }
+    for (const name of names.filter((n) => isLeftover(this.file, n))) {
+      await rm(path.join(path.dirname(this.file), name), { force: true });
+      this.log.info({ file: path.join(path.dirname(this.file), name) }, "removed a temporary persistence file left by an earlier run");
     }
   }
 
   start(): void {
-    this.timer = setInterval(() => this.saveIfChanged(), this.intervalMs);
+    this.stopped = false;
+    this.schedule(this.intervalMs);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), ms);
     this.timer.unref();
   }
 
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    const started = performance.now();
+    await this.save();
+    const took = performance.now() - started;
+    // Measured from the start of this write: starts are at least the interval apart, and at
+    // least WRITE_SPACING write durations.
+    const next = this.failuresInRow > 0 ? Math.min(MAX_RETRY_MS, this.intervalMs * 2 ** this.failuresInRow) : Math.max(this.intervalMs, WRITE_SPACING * took) - took;
+    this.schedule(next);
+  }
+
+  /**
+   * Writes the store when it changed since the last write, in slices (see writeInSlices);
+   * resolves when done, never rejects (a failure is logged, and the next attempt writes).
+   * Waits for a write already under way and then writes what changed meanwhile.
+   */
+  async save(): Promise<void> {
+    while (this.writing) await this.writing;
+    if (this.stopped || this.store.changes === this.savedAt) return;
+    const changes = this.store.changes;
+    const started = performance.now();
+    const groups = capture(this.store);
+    this.writing = writeInSlices(this.file, documentPieces(groups), () => this.stopped)
+      .then((replaced) => {
+        if (!replaced) return;
+        this.savedAt = changes;
+        this.written(groups.length, performance.now() - started);
+      })
+      .catch((e: unknown) => this.failed(e))
+      .finally(() => (this.writing = undefined));
+    await this.writing;
+  }
+
+  /** Writes the store at once, synchronously, when it changed since the last write. */
   saveIfChanged(): void {
     if (this.store.changes === this.savedAt) return;
     try {
       const changes = this.store.changes;
+      const started = performance.now();
       writeAtomically(this.file, serialize(this.store));
       this.savedAt = changes;
-      this.log.debug({ file: this.file, groups: this.store.size }, "groups persisted");
+      this.written(this.store.size, performance.now() - started);
     } catch (e) {
-      this.log.error({ err: e, file: this.file }, "cannot write the persistence file; will try again on the next interval");
+      this.failed(e);
     }
   }
 
-  /** Stops the interval and writes what changed since the last write. */
+  private written(groups: number, ms: number): void {
+    if (this.failuresInRow > 0) this.log.info({ file: this.file, failedWrites: this.failuresInRow }, "persistence file written again");
+    this.failuresInRow = 0;
+    this.log.debug({ file: this.file, groups, ms: Math.round(ms) }, "groups persisted");
+  }
+
+  private failed(e: unknown): void {
+    this.failuresInRow++;
+    this.log.error({ err: e, file: this.file, failuresInRow: this.failuresInRow }, "cannot write the persistence file; will try again");
+  }
+
+  /**
+   * Stops writing on the interval and writes what changed since the last write, synchronously:
+   * the agent exits right after. A write under way is abandoned (it would hold less).
+   */
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.saveIfChanged();
   }
