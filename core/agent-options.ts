@@ -59,11 +59,23 @@ export const agentSections = {
     headers_timeout: opt.duration({
       default: 10_000,
       min: 1000,
-      description: "Time a client has to send the request headers.",
+      description: "Time a client has to send the request headers: counted from the connection's accept for its first request (over TLS, the handshake included), from its first byte for a later one on a kept-alive connection.",
     }),
     keep_alive_timeout: opt.duration({
       default: 5_000,
       description: "How long an idle keep-alive connection is kept open.",
+    }),
+    body_idle_timeout: opt.duration({
+      default: 10_000,
+      min: 1000,
+      description:
+        "Longest pause in a request body: a push whose body stops arriving for this long is refused with 408 and its connection closed, and the bytes it held of max_inflight_bytes are released at once.",
+    }),
+    write_timeout: opt.duration({
+      default: 30_000,
+      min: 1000,
+      description:
+        "Longest stall of a client reading an answer: a connection with answer bytes waiting that sees none of them leave for this long is closed, freeing what it held. A slow download that keeps moving is never cut, nor a request still being worked on.",
     }),
     tls_cert_file: opt.string({
       default: "",

@@ -2,21 +2,26 @@
 // of thrown HttpErrors to plain-text answers (status, message, newline).
 import http from "node:http";
 import https from "node:https";
+import type net from "node:net";
 import Koa from "koa";
 import Router, { type RouterMiddleware } from "@koa/router";
 import type { Logger } from "pino";
+import { setBodyIdleTimeout } from "./body.ts";
 import { HttpError } from "./errors.ts";
 import type { HttpMethod, RouteRegistrar, RouteSpec } from "./plugin.ts";
 import { answerPlainHttp } from "./security/plain-http.ts";
 import { REFUSAL_REASONS, type HttpSecurity, type RefusalReason, type SecurityOptions } from "./security/http-security.ts";
 import type { SelfMetrics } from "./self-metrics.ts";
 import { Tally } from "./tally.ts";
+import { transport, WriteWatchdog } from "./write-watchdog.ts";
 
 export interface HttpOptions extends SecurityOptions {
   listen: string;
   request_timeout: number;
   headers_timeout: number;
   keep_alive_timeout: number;
+  body_idle_timeout: number;
+  write_timeout: number;
 }
 
 // Sent with every answer: nothing served here is meant to be framed, sniffed into another type,
@@ -40,6 +45,38 @@ export function answerEmpty(ctx: Koa.Context, status: number): void {
 
 const EMPTY_HEAD = ["Content-Length", "0"];
 
+/**
+ * How often Node looks for connections over headers_timeout or request_timeout. Its default,
+ * 30 s, let slowloris connections live ~30 s past a 10 s headers_timeout; a look costs a walk
+ * over the connections still sending a request, done in C++.
+ */
+function connectionsCheckingInterval(o: Pick<HttpOptions, "headers_timeout" | "request_timeout">): number {
+  return Math.min(1000, Math.max(100, Math.floor(Math.min(o.headers_timeout, o.request_timeout) / 4)));
+}
+
+/**
+ * Over TLS, headers_timeout counts from the connection's accept, as it does over plain HTTP:
+ * Node starts its clock only when the handshake is done and the handshake has a timeout of its
+ * own, so a client could otherwise take up to the limit for the first byte, again for the
+ * handshake and again for the headers.
+ */
+function headersDeadline(server: https.Server, ms: number): void {
+  const deadlines = new WeakMap<net.Socket, NodeJS.Timeout>();
+  server.on("connection", (socket: net.Socket) => {
+    const timer = setTimeout(() => socket.destroy(), ms).unref();
+    deadlines.set(socket, timer);
+    socket.once("close", () => clearTimeout(timer));
+  });
+  server.on("request", (req: http.IncomingMessage) => {
+    const raw = transport(req.socket);
+    const timer = deadlines.get(raw);
+    if (timer) {
+      clearTimeout(timer);
+      deadlines.delete(raw);
+    }
+  });
+}
+
 export class HttpServer implements RouteRegistrar {
   readonly app = new Koa();
   private readonly router = new Router();
@@ -51,6 +88,7 @@ export class HttpServer implements RouteRegistrar {
   /** Set at shutdown: requests are still served, but /-/ready tells load balancers to go elsewhere. */
   draining = false;
   private readonly requests: Tally<"route" | "method" | "code"> | undefined;
+  private writes: WriteWatchdog | undefined;
 
   /** `security` has loaded its files (HttpSecurity.load): the TLS context is needed to listen. */
   constructor(
@@ -68,6 +106,7 @@ export class HttpServer implements RouteRegistrar {
     this.app.use(async (ctx, next) => {
       this.inFlight++;
       for (const [name, value] of HARDENING) ctx.res.setHeader(name, value);
+      setBodyIdleTimeout(ctx.req, this.opts.body_idle_timeout);
       try {
         await next();
       } catch (e) {
@@ -190,19 +229,30 @@ export class HttpServer implements RouteRegistrar {
       requestTimeout: this.opts.request_timeout,
       headersTimeout: this.opts.headers_timeout,
       keepAliveTimeout: this.opts.keep_alive_timeout,
+      connectionsCheckingInterval: connectionsCheckingInterval(this.opts),
     };
+    const writes = new WriteWatchdog(this.opts.write_timeout, (socket, waiting) =>
+      this.log.debug({ remote: socket.remoteAddress, waiting }, "client stopped reading its answer: connection closed (write_timeout)"),
+    );
+    this.writes = writes;
     const tls = this.security.tls;
     let server: http.Server;
     if (tls) {
       // Client certificates are asked for but checked per route (HttpSecurity.guard), so that
       // the kubelet's probes, which send none, still reach /-/healthy and /-/ready.
-      const secure = https.createServer({ ...timeouts, ...tls, requestCert: this.security.requireClientCert, rejectUnauthorized: false }, this.app.callback());
+      const secure = https.createServer(
+        { ...timeouts, handshakeTimeout: this.opts.headers_timeout, ...tls, requestCert: this.security.requireClientCert, rejectUnauthorized: false },
+        this.app.callback(),
+      );
       this.security.onTlsChange = (options) => secure.setSecureContext(options);
       secure.on("tlsClientError", (err) => this.log.debug({ reason: err.message }, "TLS handshake failed"));
       answerPlainHttp(secure, this.opts.headers_timeout);
+      headersDeadline(secure, this.opts.headers_timeout);
+      secure.on("secureConnection", (socket: net.Socket) => writes.watch(socket));
       server = secure;
     } else {
       server = http.createServer(timeouts, this.app.callback());
+      server.on("connection", (socket: net.Socket) => writes.watch(socket));
     }
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -222,6 +272,7 @@ export class HttpServer implements RouteRegistrar {
     const server = this.server;
     if (!server) return;
     this.security.stop();
+    this.writes?.stop();
     this.ready = false;
     server.close();
     server.closeIdleConnections();

@@ -6,6 +6,7 @@ import { PointBatch } from "../../../../core/batch.ts";
 import { MemoryBudget, readBody } from "../../../../core/body.ts";
 import { HttpError } from "../../../../core/errors.ts";
 import { answerEmpty } from "../../../../core/http.ts";
+import { MainThreadQueue } from "../../../../core/main-thread-queue.ts";
 import type { InputContext } from "../../../../core/plugin.ts";
 import { nowNs } from "../../../../core/point.ts";
 import { Converter, type ConvertOptions } from "../../../formats/prometheus/convert.ts";
@@ -83,6 +84,7 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
   const converter = new Converter(o);
   const parsing = parseOptions(o);
   const budget = new MemoryBudget(o.max_inflight_bytes, "max_inflight_bytes");
+  const queue = new MainThreadQueue();
 
   const metrics = new PushMetrics(input.metrics, rules.rules.map((r) => r.id));
   const countRefusal = (e: unknown, format: BodyFormat | undefined) => {
@@ -109,18 +111,22 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
         const turn = groups.turn(target);
         // Held until the push is stored: the body, then what was parsed from it, count
         // against max_inflight_bytes while the push waits for its group's turn.
-        const reservation = budget.reserve();
+        const reservation = budget.reserve(ctx.req);
         try {
           let parsed: Parsed;
           const body = await readBody(ctx.req, { maxBodyBytes: o.max_body_bytes, maxDecompressedBytes: o.max_decompressed_bytes, reservation });
           const received = nowNs();
           format = bodyFormat(ctx.req.headers["content-type"], body);
           const workers = pool();
+          const offThread = !rule && workers?.available && body.length >= o.parse_worker_min_bytes;
+          // Parsing and storing take the main thread: in turns, so that requests that arrived together do not hold it all at once.
+          if (!offThread) await queue.enter();
           if (rule) {
             // Its points are the merged values, made once the merge is done.
             parsed = { families: parseAs(body, format, parsing), batch: PointBatch.fromLineProtocol([], 0) };
-          } else if (workers?.available && body.length >= o.parse_worker_min_bytes) {
-            parsed = await workers.run(body, format, key.labels, received, true);
+          } else if (offThread) {
+            parsed = await workers!.run(body, format, key.labels, received, true);
+            await queue.enter();
           } else {
             const families = parseAs(body, format, parsing);
             // Straight into line protocol, as the workers do: no point objects for sinks that write it as is.

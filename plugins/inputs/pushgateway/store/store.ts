@@ -548,12 +548,20 @@ export class GroupStore {
   }
 
   remove(g: Group): Removed {
-    const families = [...g.families.values()];
-    for (const sf of families) this.unindex(g, sf);
+    const stored = [...g.families.values()];
+    for (const sf of stored) this.unindex(g, sf);
     g.families.clear();
     this.drop(g);
     this.changes++;
-    return { group: g, families: families.map((sf) => sf.family) };
+    // Built only when read (ended series for sinks that want them): a group of 100,000
+    // families goes without making 100,000 families of metric objects first.
+    let families: MetricFamily[] | undefined;
+    return {
+      group: g,
+      get families() {
+        return (families ??= stored.map((sf) => sf.family));
+      },
+    };
   }
 
   wipe(): Removed[] {
@@ -638,19 +646,33 @@ export class GroupStore {
     return this.series;
   }
 
-  /** The metrics of `replaced` families that the group no longer holds (read after indexing the new ones). */
+  /**
+   * The metrics of `replaced` families that the group no longer holds, worked out when read
+   * (only tests and sinks that end series read it: replacing a group of 100,000 families must
+   * not build them all). What replaced each family is taken now, after indexing the new ones.
+   */
   private gone(g: Group, replaced: StoredFamily[], reused: ReadonlySet<StoredFamily | undefined>): Removed | undefined {
-    const families: MetricFamily[] = [];
-    for (const sf of replaced) {
-      // Its successor has every one of its series.
-      if (reused.has(sf)) continue;
-      const { family, keys } = sf;
-      // A key holds its family's name: only the family of that name can still hold it.
-      const held = new Set(g.families.get(sf.name)?.keys);
-      const metrics = family.metrics.filter((_, i) => !held.has(keys[i]));
-      if (metrics.length > 0) families.push(metrics.length === family.metrics.length ? family : { ...family, metrics });
-    }
-    return families.length > 0 ? { group: g, families } : undefined;
+    // Its successor has every one of its series.
+    const pairs = replaced.filter((sf) => !reused.has(sf)).map((sf) => [sf, g.families.get(sf.name)] as const);
+    if (pairs.length === 0) return undefined;
+    let families: MetricFamily[] | undefined;
+    const work = () => {
+      const out: MetricFamily[] = [];
+      for (const [sf, successor] of pairs) {
+        const { family, keys } = sf;
+        // A key holds its family's name: only the family of that name can still hold it.
+        const held = new Set(successor?.keys);
+        const metrics = family.metrics.filter((_, i) => !held.has(keys[i]));
+        if (metrics.length > 0) out.push(metrics.length === family.metrics.length ? family : { ...family, metrics });
+      }
+      return out;
+    };
+    return {
+      group: g,
+      get families() {
+        return (families ??= work());
+      },
+    };
   }
 
   /** The type a name will have once the write is applied, if any family will bear it. */
