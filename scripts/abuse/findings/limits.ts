@@ -1,13 +1,19 @@
 // Findings 1 and 2: what one push may add. A compressed body of millions of series, a push of
 // a million metric names (and whether a push's cost grows linearly with its size), and label
 // values, label counts and names far past anything legitimate.
+import { readFileSync } from 'node:fs';
 import { gzipLines, lines } from '../bodies.ts';
 import { answerText, healthyCheck, is4xx, push, TEXT, type Finding, type FindingRun, type Session, type Step } from '../harness.ts';
 import type { Answer } from '../../soak/http-client.ts';
 import { fmtBytes, fmtLatencies, fmtMs, mibOf } from '../../soak/stats.ts';
 
-/** The DaemonSet's memory limit (deploy/kubernetes/base/daemonset.yaml). */
-const DAEMONSET_LIMIT_KB = 512 * 1024;
+/** The DaemonSet's memory limit, as deploy/kubernetes/base/daemonset.yaml sets it (Mi or Gi). */
+const DAEMONSET_LIMIT_KB = ((): number => {
+  const yaml = readFileSync(new URL('../../../deploy/kubernetes/base/daemonset.yaml', import.meta.url), 'utf8');
+  const m = /limits:\s*\n\s*memory:\s*(\d+)(Mi|Gi)/.exec(yaml);
+  if (!m) throw new Error('no memory limit found in deploy/kubernetes/base/daemonset.yaml');
+  return Number(m[1]) * (m[2] === 'Gi' ? 1024 * 1024 : 1024);
+})();
 
 function sampleLimit(f: FindingRun): number {
   return Number(f.option('inputs.pushgateway', 'sample_limit') ?? 0);
@@ -46,7 +52,7 @@ export const finding1: Finding = {
       statuses,
     );
     f.check('agent alive after the three pushes', s.alive, s.alive ? 'yes' : 'no');
-    f.check('RSS under the DaemonSet memory limit (512 MiB)', peak < DAEMONSET_LIMIT_KB && s.killedByGuard === undefined, `peak ${mibOf(peak)}`);
+    f.check(`RSS under the DaemonSet memory limit (${DAEMONSET_LIMIT_KB / 1024} MiB)`, peak < DAEMONSET_LIMIT_KB && s.killedByGuard === undefined, `peak ${mibOf(peak)}`);
   },
 };
 
