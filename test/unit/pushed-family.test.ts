@@ -127,10 +127,9 @@ describe("series keys made by a parse worker", () => {
   it("are taken by the store as they come, and the labels made only when read", () => {
     const [f] = parseText(Buffer.from('m{a="1"} 1\nm{a="2"} 2\n'));
     const canonical = canonicalGrouping(grouping);
-    const packed = pack(f);
-    packed.series = { grouping: canonical.key, keys: storedSeries(f.name, f.metrics.map((m) => m.labels), canonical, 0).keys };
+    const series = { grouping: canonical.key, keys: storedSeries(f.name, f.metrics.map((m) => m.labels), canonical, 0).keys };
     const store = new GroupStore(options);
-    store.apply({ replaceAll: true, grouping, families: [new PackedPushedFamily(packed)], timeMs: 1 });
+    store.apply({ replaceAll: true, grouping, families: [new PackedPushedFamily(pack(f), series)], timeMs: 1 });
     const sf = store.get(canonical.key)!.families.get("m")!;
     expect(sf.labelsMade).to.equal(undefined);
     expect(sf.family.metrics.map((m) => m.labels)).to.deep.equal([

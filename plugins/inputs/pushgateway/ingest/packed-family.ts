@@ -5,7 +5,7 @@
 import type { Metric, MetricType } from "../../../formats/prometheus/model.ts";
 import { labelsOfShape } from "../store/label-shape.ts";
 import type { PushedFamily } from "../store/pushed-family.ts";
-import { packedHasTimestamps, unpackMetrics, type PackedFamily } from "./packed.ts";
+import { packedHasTimestamps, unpackMetrics, type PackedFamily, type WireFamilies } from "./packed.ts";
 
 export class PackedPushedFamily implements PushedFamily {
   readonly name: string;
@@ -14,16 +14,25 @@ export class PackedPushedFamily implements PushedFamily {
   readonly size: number;
   readonly shape: string;
   readonly series?: { readonly grouping: string; readonly keys: readonly string[] };
-  private readonly numbers: Float64Array;
+  /** Its numbers: all of a push's, and where its own are (a view is made only when they are read). */
+  private readonly all: Float64Array;
+  private readonly from: number;
+  private readonly to: number;
 
-  constructor(p: PackedFamily) {
+  constructor(p: PackedFamily, series?: { grouping: string; keys: readonly string[] }, all = p.numbers, from = 0, to = all.length) {
     this.name = p.name;
-    this.help = p.help;
+    if (p.help !== undefined) this.help = p.help;
     this.type = p.type;
     this.size = p.size;
     this.shape = p.shape;
-    this.numbers = p.numbers;
-    if (p.series) this.series = p.series;
+    this.all = all;
+    this.from = from;
+    this.to = to;
+    if (series) this.series = series;
+  }
+
+  private get numbers(): Float64Array {
+    return this.all.subarray(this.from, this.to);
   }
 
   labelSets(): string[][] {
@@ -37,4 +46,18 @@ export class PackedPushedFamily implements PushedFamily {
   build(labels: readonly (readonly string[])[]): Metric[] {
     return unpackMetrics(this.numbers, labels);
   }
+}
+
+/** The families of a worker's answer, as the store takes them. */
+export function receivedFamilies(w: WireFamilies): PackedPushedFamily[] {
+  const out = new Array<PackedPushedFamily>(w.names.length);
+  let from = 0;
+  for (let i = 0; i < out.length; i++) {
+    const to = w.ends[i];
+    const keys = w.keys[i];
+    const p = { name: w.names[i], help: w.helps[i], type: w.types[i], size: w.sizes[i], shape: w.shapes[i], numbers: w.numbers };
+    out[i] = new PackedPushedFamily(p, keys ? { grouping: w.grouping, keys } : undefined, w.numbers, from, to);
+    from = to;
+  }
+  return out;
 }

@@ -19,8 +19,23 @@ export interface PackedFamily {
   shape: string;
   /** Per metric: flags, then the numbers they announce (see packNumbers). */
   numbers: Float64Array;
-  /** The series keys in the store, when the worker made them (see PushedFamily.series). */
-  series?: { grouping: string; keys: string[] };
+}
+
+/** Packed families as a parse worker sends them (see parse-worker.ts wire()): one column per field. */
+export interface WireFamilies {
+  /** The canonical key of the push's grouping, which `keys` were made for. */
+  grouping: string;
+  names: string[];
+  helps: (string | undefined)[];
+  types: MetricType[];
+  sizes: number[];
+  shapes: string[];
+  /** Per family, the series keys the store will give its metrics, when the worker made them. */
+  keys: (string[] | undefined)[];
+  /** Every family's numbers (see packNumbers), one after another. */
+  numbers: Float64Array;
+  /** Where each family's numbers end in `numbers`. */
+  ends: Float64Array;
 }
 
 const VALUE = 1;

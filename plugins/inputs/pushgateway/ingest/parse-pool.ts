@@ -11,7 +11,7 @@ import { LimitError } from "../../../formats/prometheus/limits.ts";
 import { BodyParseError, type MetricFamily } from "../../../formats/prometheus/model.ts";
 import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import type { PushedFamily } from "../store/pushed-family.ts";
-import { PackedPushedFamily } from "./packed-family.ts";
+import { receivedFamilies } from "./packed-family.ts";
 import type { ParseJob, ParseResult, WorkerSetup } from "./parse-worker.ts";
 
 /** A push parsed: its points, and its families (still packed when a worker parsed them) when they were asked for. */
@@ -70,7 +70,7 @@ export class ParsePool {
       const job = slot.jobs.get(r.id);
       if (!job) return;
       slot.jobs.delete(r.id);
-      if (r.ok) job.resolve({ batch: PointBatch.fromLineProtocol(r.lineProtocol.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)), r.size), families: (r.families ?? []).map((f) => new PackedPushedFamily(f)) });
+      if (r.ok) job.resolve({ batch: PointBatch.fromLineProtocol(r.lineProtocol.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)), r.size), families: r.families ? receivedFamilies(r.families) : [] });
       else job.reject(r.limit ? new LimitError(r.limit.name, r.limit.value, r.limit.detail) : r.parseError ? new BodyParseError(r.message) : new Error(r.message));
     });
     // A worker that dies fails its own pushes (500) and is replaced; the others go on. One

@@ -8,7 +8,7 @@ import { canonicalGrouping, storedSeries, type CanonicalGrouping } from "../stor
 import { LimitError, type LimitName } from "../../../formats/prometheus/limits.ts";
 import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import { parseBody } from "../../../formats/prometheus/parse.ts";
-import { narrowBody, pack, ShapeCache, type PackedFamily } from "./packed.ts";
+import { narrowBody, pack, ShapeCache, type PackedFamily, type WireFamilies } from "./packed.ts";
 
 export interface ParseJob {
   id: number;
@@ -21,7 +21,7 @@ export interface ParseJob {
 }
 
 export type ParseResult =
-  | { id: number; ok: true; lineProtocol: Uint8Array[]; size: number; families?: PackedFamily[] }
+  | { id: number; ok: true; lineProtocol: Uint8Array[]; size: number; families?: WireFamilies }
   | { id: number; ok: false; parseError: boolean; message: string; limit?: { name: LimitName; value: number; detail: string } };
 
 /** What a worker is started with: how to parse and convert, as the main thread does. */
@@ -59,9 +59,9 @@ function transferable(chunks: readonly Buffer[], transfer: ArrayBuffer[]): Uint8
  * The keys the store will give the family's series, made here rather than on the main thread;
  * none when two are equal (the store then finds and reports the duplicate itself).
  */
-function seriesOf(f: MetricFamily, grouping: CanonicalGrouping): { grouping: string; keys: string[] } | undefined {
+function keysOf(f: MetricFamily, grouping: CanonicalGrouping): string[] | undefined {
   const { keys } = storedSeries(f.name, f.metrics.map(labelsOf), grouping, setup.parse.limits?.label_limit ?? 0);
-  return new Set(keys).size === keys.length ? { grouping: grouping.key, keys } : undefined;
+  return new Set(keys).size === keys.length ? keys : undefined;
 }
 
 function labelsOf(m: Metric): readonly string[] {
@@ -69,21 +69,33 @@ function labelsOf(m: Metric): readonly string[] {
 }
 
 /**
- * Moves every family's numbers into one buffer, each family keeping a view of its part: one
- * buffer to transfer instead of one per family (a push of 200,000 one-sample families would
- * otherwise transfer 200,000 buffers, which costs far more than copying the numbers once).
+ * Packed families as they cross to the main thread: columns of plain values, every family's
+ * numbers in one array. Receiving 100,000 families as 100,000 objects with a typed-array view
+ * each costs the main thread far more (in deserialising and in garbage) than a few arrays do,
+ * and transferring one buffer costs less than one per family.
  */
-function oneBuffer(packed: PackedFamily[]): ArrayBuffer {
+function wire(packed: readonly PackedFamily[], keys: readonly (string[] | undefined)[], grouping: string): WireFamilies {
   let length = 0;
   for (const p of packed) length += p.numbers.length;
-  const all = new Float64Array(length);
+  const numbers = new Float64Array(length);
+  const ends = new Float64Array(packed.length);
   let at = 0;
-  for (const p of packed) {
-    all.set(p.numbers, at);
-    p.numbers = all.subarray(at, at + p.numbers.length);
+  packed.forEach((p, i) => {
+    numbers.set(p.numbers, at);
     at += p.numbers.length;
-  }
-  return all.buffer;
+    ends[i] = at;
+  });
+  return {
+    grouping,
+    names: packed.map((p) => p.name),
+    helps: packed.map((p) => p.help),
+    types: packed.map((p) => p.type),
+    sizes: packed.map((p) => p.size),
+    shapes: packed.map((p) => p.shape),
+    keys: keys as (string[] | undefined)[],
+    numbers,
+    ends,
+  };
 }
 
 parentPort!.on("message", (job: ParseJob) => {
@@ -94,20 +106,22 @@ parentPort!.on("message", (job: ParseJob) => {
     // Straight into line protocol: no point objects to make, or to collect afterwards.
     const families = parseBody(body, job.format, setup.parse);
     const { chunks, lines } = converter.lineProtocol(families, new Map(job.grouping), BigInt(job.receivedNs));
-    let packed: PackedFamily[] | undefined;
+    let sent: WireFamilies | undefined;
     if (job.withFamilies) {
       const narrow = narrowBody(body, job.format);
       const group = job.grouping.flat().join("\u0000");
       const canonical = canonicalGrouping(new Map(job.grouping));
-      packed = families.map((f) => {
+      const keys: (string[] | undefined)[] = [];
+      const packed = families.map((f) => {
         const p = pack(f, narrow, shapes.shapeOf(group, f, narrow));
         // Label sets the group had last time are most likely still in the store, which reuses their keys.
-        if (!shapes.hit) p.series = seriesOf(f, canonical);
+        keys.push(shapes.hit ? undefined : keysOf(f, canonical));
         return p;
       });
-      transfer.push(oneBuffer(packed));
+      sent = wire(packed, keys, canonical.key);
+      transfer.push(sent.numbers.buffer as ArrayBuffer, sent.ends.buffer as ArrayBuffer);
     }
-    result = { id: job.id, ok: true, lineProtocol: transferable(chunks, transfer), size: lines, ...(packed ? { families: packed } : {}) };
+    result = { id: job.id, ok: true, lineProtocol: transferable(chunks, transfer), size: lines, ...(sent ? { families: sent } : {}) };
   } catch (e) {
     const limit = e instanceof LimitError ? { name: e.limit, value: e.value, detail: e.detail } : undefined;
     result = { id: job.id, ok: false, parseError: e instanceof BodyParseError, message: (e as Error).message, ...(limit ? { limit } : {}) };

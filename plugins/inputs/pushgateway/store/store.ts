@@ -99,6 +99,8 @@ export interface Group {
   failureTimeMs: number;
   /** Whether the last change was accepted (times alone cannot tell within one millisecond). */
   lastPushSuccessful: boolean;
+  /** Counts the group's changes (families, times, success): a reader that keeps what it made of the group (a scrape) tells by it whether to make it again. */
+  version: number;
 }
 
 /** A push that the store refuses: answered 400 with the reference's prefix. */
@@ -455,6 +457,7 @@ export class GroupStore {
     }
     group.pushTimeMs = w.timeMs;
     group.lastPushSuccessful = true;
+    group.version++;
     this.changes++;
     return { undo, removed: this.gone(group, replaced, reused), replaced: replaced.length > 0 ? { group, families: replaced } : undefined };
   }
@@ -497,6 +500,7 @@ export class GroupStore {
     }
     g.failureTimeMs = timeMs;
     g.lastPushSuccessful = false;
+    g.version++;
     this.changes++;
   }
 
@@ -506,6 +510,7 @@ export class GroupStore {
     if (!g) return;
     g.failureTimeMs = timeMs;
     g.lastPushSuccessful = false;
+    g.version++;
     this.changes++;
   }
 
@@ -533,6 +538,7 @@ export class GroupStore {
       g.pushTimeMs = u.pushTimeMs;
       g.lastPushSuccessful = u.lastPushSuccessful;
     }
+    g.version++;
     this.changes++;
   }
 
@@ -551,6 +557,7 @@ export class GroupStore {
     const stored = [...g.families.values()];
     for (const sf of stored) this.unindex(g, sf);
     g.families.clear();
+    g.version++;
     this.drop(g);
     this.changes++;
     // Built only when read (ended series for sinks that want them): a group of 100,000
@@ -591,10 +598,11 @@ export class GroupStore {
     g.pushTimeMs = pushTimeMs;
     g.failureTimeMs = failureTimeMs;
     g.lastPushSuccessful = lastPushSuccessful;
+    g.version++;
   }
 
   private create(key: string, labels: [string, string][]): Group {
-    const g: Group = { key, labels, families: new Map(), pushTimeMs: 0, failureTimeMs: 0, lastPushSuccessful: true };
+    const g: Group = { key, labels, families: new Map(), pushTimeMs: 0, failureTimeMs: 0, lastPushSuccessful: true, version: 0 };
     this.groups.set(key, g);
     const set = nameSet(labels);
     this.nameSets.set(set, (this.nameSets.get(set) ?? 0) + 1);
@@ -702,7 +710,13 @@ export class GroupStore {
     }
     if (!this.o.consistency_check) return;
     let pushedByName: Map<string, StoredFamily> | undefined;
-    const pushed = () => (pushedByName ??= new Map(prepared.filter((p) => p.sf.size > 0).map((p) => [p.sf.name, p.sf])));
+    const pushed = () => {
+      if (pushedByName === undefined) {
+        pushedByName = new Map();
+        for (const p of prepared) if (p.sf.size > 0) pushedByName.set(p.sf.name, p.sf);
+      }
+      return pushedByName;
+    };
     if (!g) {
       // A new group's own gauges carry its grouping labels and instance="": {job="x"} and
       // {job="x",instance=""} would serve the same push_time_seconds series.
