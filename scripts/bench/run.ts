@@ -5,7 +5,7 @@
 // (agent -> sink -> real InfluxDB / Prometheus, durable against non-durable), then the goals,
 // printed and saved to .bench/results.json.
 //
-//   npx tsx scripts/bench/run.ts [--only http|security|aggregate|groups|parser|formats|delivery] [--bodies small,medium,large]
+//   npx tsx scripts/bench/run.ts [--only http|security|aggregate|groups|scrape|parser|formats|delivery] [--bodies small,medium,large]
 //       [--duration 10 | small=10,medium=10,large=15] [--connections 4 | large=2]
 //       [--threads 1] [--warmup 2] [--parser-seconds 6] [--timeout 30]
 //       [--method PUT|POST] [--targets pushkit,reference] [--out FILE]
@@ -16,6 +16,7 @@
 //       [--security-configs plain,basic,https-basic,bearer,https-bearer] [--security-seconds 8]
 //       [--security-rounds 2] [--pin]
 //       [--aggregate-seconds 10] [--aggregate-rounds 2] [--aggregate-connections 16]
+//       [--scrape-cases 2000x22,10000x22,10x100000] [--scrapes 3] [--scrape-warmup 2]
 //
 // Every numeric flag can also come from the environment (BENCH_DURATION,
 // BENCH_CONNECTIONS, ...); flags win. Exit status is non-zero only when the
@@ -54,12 +55,13 @@ import {
 import type { ParserRun } from './parse-bench.ts';
 import type { FormatRun } from './protobuf.ts';
 import type { GroupRun, GroupsSummary } from './groups.ts';
+import { parseCases, type ScrapeRatio, type ScrapeRun } from './scrape.ts';
 import { installCleanupHandlers, stopAll } from './proc.ts';
 import { TARGETS, type TargetName } from './servers.ts';
 import { evaluateTargets, targetsReport } from './targets.ts';
 
 const HELP = `usage: npx tsx scripts/bench/run.ts [options]
-  --only http|security|aggregate|groups|parser|formats|delivery  run one benchmark (default: all, in that order)
+  --only http|security|aggregate|groups|scrape|parser|formats|delivery  run one benchmark (default: all, in that order)
   --bodies LIST            bodies to use, from small,medium,large (default: all)
   --duration SPEC          wrk seconds: N for all, or small=10,medium=10,large=15 (env BENCH_DURATION)
   --connections SPEC       wrk connections: N or small=4,medium=4,large=2 (env BENCH_CONNECTIONS)
@@ -95,7 +97,11 @@ const HELP = `usage: npx tsx scripts/bench/run.ts [options]
  against plain pushes to one group of a job no rule matches; also uses --warmup, --threads, --timeout, --method, --pin):
   --aggregate-seconds S    measured wrk seconds per (round, case) (default 10, env BENCH_AGGREGATE_SECONDS)
   --aggregate-rounds N     rounds, the second in reverse order; medians are reported (default 2, env BENCH_AGGREGATE_ROUNDS)
-  --aggregate-connections N  wrk connections (default 16, env BENCH_AGGREGATE_CONNECTIONS)`;
+  --aggregate-connections N  wrk connections (default 16, env BENCH_AGGREGATE_CONNECTIONS)
+ scrape (GET /metrics as text and protobuf, GET /api/v1/metrics, with /-/healthy probed meanwhile; also uses --targets):
+  --scrape-cases LIST      GROUPSxGAUGES per case (default 2000x22,10000x22,10x100000, env BENCH_SCRAPE_CASES)
+  --scrapes N              scrapes of each endpoint per run, the median reported (default 3, env BENCH_SCRAPES)
+  --scrape-warmup N        unmeasured scrapes of each endpoint before those (after the first, shown apart; default 2, env BENCH_SCRAPE_WARMUP)`;
 
 const DEFAULT_DURATION: Record<BodyName, number> = { small: 10, medium: 10, large: 15 };
 // The 100k-sample body is ~7.7 MB per push; fewer connections keep the
@@ -194,6 +200,9 @@ function options(argv: string[]) {
       'aggregate-seconds': { type: 'string' },
       'aggregate-rounds': { type: 'string' },
       'aggregate-connections': { type: 'string' },
+      'scrape-cases': { type: 'string' },
+      scrapes: { type: 'string' },
+      'scrape-warmup': { type: 'string' },
       pin: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -204,7 +213,7 @@ function options(argv: string[]) {
   }
   const env = process.env;
   const only = values.only;
-  const benches = ['http', 'security', 'aggregate', 'groups', 'parser', 'formats', 'delivery'];
+  const benches = ['http', 'security', 'aggregate', 'groups', 'scrape', 'parser', 'formats', 'delivery'];
   if (only !== undefined && !benches.includes(only)) throw new Error(`--only must be one of ${benches.join(', ')}`);
   const method = (values.method ?? env.BENCH_METHOD ?? 'PUT').toUpperCase();
   if (method !== 'PUT' && method !== 'POST') throw new Error(`--method must be PUT or POST`);
@@ -213,6 +222,7 @@ function options(argv: string[]) {
     security: only === undefined || only === 'security',
     aggregate: only === undefined || only === 'aggregate',
     groups: only === undefined || only === 'groups',
+    scrape: only === undefined || only === 'scrape',
     parser: only === undefined || only === 'parser',
     formats: only === undefined || only === 'formats',
     delivery: only === undefined || only === 'delivery',
@@ -245,6 +255,9 @@ function options(argv: string[]) {
     aggregateSeconds: positive(values['aggregate-seconds'] ?? env.BENCH_AGGREGATE_SECONDS ?? '10', 'aggregate seconds'),
     aggregateRounds: integer(values['aggregate-rounds'] ?? env.BENCH_AGGREGATE_ROUNDS ?? '2', 'aggregate rounds'),
     aggregateConnections: integer(values['aggregate-connections'] ?? env.BENCH_AGGREGATE_CONNECTIONS ?? '16', 'aggregate connections'),
+    scrapeCases: parseCases(values['scrape-cases'] ?? env.BENCH_SCRAPE_CASES ?? '2000x22,10000x22,10x100000'),
+    scrapes: integer(values.scrapes ?? env.BENCH_SCRAPES ?? '3', 'scrapes'),
+    scrapeWarmup: integer(values['scrape-warmup'] ?? env.BENCH_SCRAPE_WARMUP ?? '2', 'scrape warm-up', true),
     pin: values.pin ?? (env.BENCH_PIN !== undefined && env.BENCH_PIN !== '' && env.BENCH_PIN !== '0'),
   };
 }
@@ -276,6 +289,8 @@ function timeBudgetS(o: Options): number {
       s += o.groupRounds * o.targets.length * (90 + n / 100 + (100e-6 * n * n) / 2 + o.groupWarmupS + o.groupSeconds + 2 * o.timeoutS);
     }
   }
+  // per run: start, fill (~1 ms per group and 10 us per series), settle, scrapes (bounded by their timeout), stop
+  if (o.scrape) for (const c of o.scrapeCases) s += o.targets.length * (120 + c.groups / 200 + (c.groups * c.series) / 50_000 + 4 * (1 + o.scrapeWarmup + o.scrapes) * 60);
   if (o.parser) s += 180 + 2 * o.bodies.length * (o.parserSeconds + 1) + 120;
   if (o.formats) s += 60 + 2 * o.bodies.length * (o.parserSeconds + 1);
   // per run: backend + agent start, warm-up, pushes, delivery wait, stops (the agent gets 35 s)
@@ -313,6 +328,8 @@ async function main(): Promise<number> {
   let delivery: DeliveryRun[] | undefined;
   let groups: GroupRun[] | undefined;
   let groupsSummary: GroupsSummary | undefined;
+  let scrape: ScrapeRun[] | undefined;
+  let scrapeRatios: ScrapeRatio[] | undefined;
   let deliverySummary: DeliverySummary[] | undefined;
   let failed = false;
   const sections: string[] = [];
@@ -395,6 +412,13 @@ async function main(): Promise<number> {
           g.groupsReport(groups),
       );
     }
+    if (o.scrape) {
+      const sc = await import('./scrape.ts');
+      scrape = await sc.runScrapeBench({ targets: o.targets, cases: o.scrapeCases, scrapes: o.scrapes, warmup: o.scrapeWarmup, log });
+      scrapeRatios = sc.scrapeRatios(scrape);
+      failed ||= scrape.some((r) => r.error !== undefined);
+      sections.push(`== Scrapes: GET /metrics (text, protobuf) and /api/v1/metrics with N groups stored, /-/healthy probed every 10 ms ==\n${sc.scrapeReport(scrape)}`);
+    }
     if (o.parser) {
       const p = await import('./parser.ts');
       parser = await p.runParser({ bodies, bodyFiles, seconds: o.parserSeconds, warmupS: 1, log });
@@ -459,6 +483,8 @@ async function main(): Promise<number> {
     deliverySummary,
     groups,
     groupsSummary,
+    scrape,
+    scrapeRatios,
     targets,
   };
   mkdirSync(dirname(o.out), { recursive: true });

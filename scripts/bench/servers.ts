@@ -61,23 +61,23 @@ function pushkitLaunch(dir: string, port: number): Launch {
   };
 }
 
-function referenceLaunch(dir: string, port: number): Launch {
+function referenceLaunch(dir: string, port: number, extraArgs: string[]): Launch {
   return {
     cmd: 'prometheus-pushgateway',
     // An empty persistence file keeps the gateway purely in memory, so it
     // does no periodic disk writes during the run.
-    args: [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file='],
+    args: [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', ...extraArgs],
     cwd: dir,
     env: process.env,
   };
 }
 
-/** Starts a fresh server for `target` and waits until /-/ready says 200. */
-export async function startServer(target: TargetName): Promise<RunningServer> {
+/** Starts a fresh server for `target` and waits until /-/ready says 200. `referenceArgs`: more flags for the reference. */
+export async function startServer(target: TargetName, o: { referenceArgs?: string[] } = {}): Promise<RunningServer> {
   const scratch = scratchDir(`pushkit-bench-${target}-`);
   const dir = scratch.path;
   const port = await freePort();
-  const launch = target === 'pushkit' ? pushkitLaunch(dir, port) : referenceLaunch(dir, port);
+  const launch = target === 'pushkit' ? pushkitLaunch(dir, port) : referenceLaunch(dir, port, o.referenceArgs ?? []);
   const logFile = join(dir, 'server.log');
   const child: ChildProcess = spawnLogged(launch.cmd, launch.args, logFile, { cwd: launch.cwd, env: launch.env });
   const spawnError = new Promise<never>((_, reject) =>

@@ -3,11 +3,18 @@
 // with names escaped by the scheme the scraper asked for. With "allow-utf-8" a name that is
 // not a legacy name is written quoted, as prometheus/common writes it: a metric name moves
 // inside the braces, first ({"my.metric","my.label"="v"} 1), and HELP/TYPE lines quote it.
+//
+// A family is written as its head (familyHead) and then each metric on its own (metricWriter),
+// so that a scrape can be written piece by piece and reuse the pieces that did not change;
+// render() writes whole families in one go.
+import { ByteBuilder } from "./byte-builder.ts";
 import { escapeName, type EscapingScheme } from "./escaping.ts";
 import { formatGoFloat } from "./goformat.ts";
 import type { BodyFormat } from "./mediatypes.ts";
 import { METRIC_NAME, type Metric, type MetricFamily, type MetricType } from "./model.ts";
-import { MetricFamilyMessage } from "./metrics-proto.ts";
+import { protobufHead, renderProtobuf, writeProtobufMetric } from "./write-protobuf.ts";
+
+export { renderProtobuf };
 
 export function render(families: readonly MetricFamily[], format: BodyFormat, escaping: EscapingScheme = "underscores"): string | Buffer {
   const escaped = escapeFamilies(families, escaping);
@@ -33,7 +40,9 @@ export function escapeFamilies(families: readonly MetricFamily[], scheme: Escapi
   });
 }
 
-function escapeLabels(labels: string[], scheme: EscapingScheme): string[] {
+/** The label pairs with their names escaped (the same array where nothing changes). */
+export function escapeLabels(labels: string[], scheme: EscapingScheme): string[] {
+  if (scheme === "allow-utf-8") return labels;
   let out = labels;
   for (let i = 0; i < labels.length; i += 2) {
     const name = escapeName(labels[i], scheme);
@@ -44,28 +53,41 @@ function escapeLabels(labels: string[], scheme: EscapingScheme): string[] {
   return out;
 }
 
+/**
+ * Go's %g (formatGoFloat), with the usual values first: between 1e-4 and 1e6 Go writes the
+ * shortest round-tripping digits without an exponent, which is JavaScript's own spelling.
+ */
+export function goFloat(v: number): string {
+  const a = Math.abs(v);
+  return a >= 1e-4 && a < 1e6 ? String(v) : formatGoFloat(v);
+}
+
 /** A name as the text formats write it: as it is when legacy, else quoted. */
 function nameText(name: string): string {
   return METRIC_NAME.test(name) ? name : `"${escapeLabelValue(name)}"`;
 }
 
-// ---- text 0.0.4 ----
+// ---- text 0.0.4 and OpenMetrics ----
 
 function escapeHelp(s: string): string {
   return s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 }
 
+const LABEL_VALUE_SPECIAL = /[\\\n"]/;
+
 function escapeLabelValue(s: string): string {
+  if (!LABEL_VALUE_SPECIAL.test(s)) return s;
   return s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
 /** The label pairs as written between braces (without them). */
-function labelText(labels: readonly string[], extraName?: string, extraValue?: string): string {
-  if (labels.length === 0 && extraName === undefined) return "";
-  const parts: string[] = [];
-  for (let i = 0; i < labels.length; i += 2) parts.push(`${nameText(labels[i])}="${escapeLabelValue(labels[i + 1])}"`);
-  if (extraName !== undefined) parts.push(`${extraName}="${extraValue}"`);
-  return parts.join(",");
+function labelText(labels: readonly string[]): string {
+  let out = "";
+  for (let i = 0; i < labels.length; i += 2) {
+    if (i > 0) out += ",";
+    out += `${nameText(labels[i])}="${escapeLabelValue(labels[i + 1])}"`;
+  }
+  return out;
 }
 
 const TEXT_TYPES: Record<MetricType, string> = {
@@ -78,148 +100,175 @@ const TEXT_TYPES: Record<MetricType, string> = {
   GAUGE_HISTOGRAM: "histogram",
 };
 
-function sample(out: string[], name: string, labels: string, value: number, ts: number | undefined, seconds = false): void {
-  const t = ts === undefined ? "" : ` ${seconds ? formatSeconds(ts) : String(ts)}`;
-  let series: string;
-  if (METRIC_NAME.test(name)) series = labels === "" ? name : `${name}{${labels}}`;
-  else series = labels === "" ? `{${nameText(name)}}` : `{${nameText(name)},${labels}}`;
-  out.push(`${series} ${formatGoFloat(value)}${t}\n`);
+/** How one sample name starts a line: alone (no labels), or opening the braces before the labels. */
+class Series {
+  readonly bare: string;
+  readonly open: string;
+
+  constructor(name: string) {
+    const legacy = METRIC_NAME.test(name);
+    this.bare = legacy ? name : `{${nameText(name)}}`;
+    this.open = legacy ? `${name}{` : `{${nameText(name)},`;
+  }
+
+  line(labels: string, value: number, ts: string): string {
+    return `${labels === "" ? this.bare : this.open + labels + "}"} ${goFloat(value)}${ts}\n`;
+  }
 }
 
-/** Summary and histogram samples, shared by text and OpenMetrics (which differ in little else). */
-function writeMetric(out: string[], f: MetricFamily, m: Metric, name: string, seconds: boolean): void {
-  const ts = m.timestampMs;
-  switch (f.type) {
-    case "SUMMARY": {
-      const s = m.summary ?? { quantiles: [] };
-      for (const q of s.quantiles) sample(out, name, labelText(m.labels, "quantile", formatGoFloat(q.quantile)), q.value, ts, seconds);
-      sample(out, name + "_sum", labelText(m.labels), s.sum ?? 0, ts, seconds);
-      sample(out, name + "_count", labelText(m.labels), s.count ?? 0, ts, seconds);
-      break;
-    }
-    case "HISTOGRAM":
-    case "GAUGE_HISTOGRAM": {
-      const h = m.histogram ?? { buckets: [], floatCounts: false };
-      let inf = false;
-      for (const b of h.buckets) {
-        sample(out, name + "_bucket", labelText(m.labels, "le", formatGoFloat(b.upperBound)), b.count, ts, seconds);
-        if (b.upperBound === Infinity) inf = true;
-      }
-      if (!inf) sample(out, name + "_bucket", labelText(m.labels, "le", "+Inf"), h.count ?? 0, ts, seconds);
-      const gauge = seconds && f.type === "GAUGE_HISTOGRAM";
-      sample(out, name + (gauge ? "_gsum" : "_sum"), labelText(m.labels), h.sum ?? 0, ts, seconds);
-      sample(out, name + (gauge ? "_gcount" : "_count"), labelText(m.labels), h.count ?? 0, ts, seconds);
-      break;
-    }
-    default:
-      sample(out, name, labelText(m.labels), m.value ?? 0, ts, seconds);
+/** Labels with one more pair at the end (quantile, le): its value is never escaped. */
+function withPair(labels: string, name: string, value: string): string {
+  return `${labels === "" ? "" : labels + ","}${name}="${value}"`;
+}
+
+/**
+ * Writes one family's metrics as text lines: text 0.0.4, or OpenMetrics (`seconds`: timestamps
+ * in seconds, gauge histograms' _gsum/_gcount). `name` and the labels are as served (escaped).
+ */
+class TextMetrics {
+  private readonly plain: Series;
+  private readonly sum: Series;
+  private readonly count: Series;
+  private readonly bucket: Series;
+
+  constructor(
+    name: string,
+    private readonly type: MetricType,
+    private readonly seconds: boolean,
+  ) {
+    const gauge = seconds && type === "GAUGE_HISTOGRAM";
+    this.plain = new Series(name);
+    this.sum = new Series(name + (gauge ? "_gsum" : "_sum"));
+    this.count = new Series(name + (gauge ? "_gcount" : "_count"));
+    this.bucket = new Series(name + "_bucket");
   }
+
+  text(labels: readonly string[], m: Metric): string {
+    const ts = m.timestampMs === undefined ? "" : ` ${this.seconds ? String(m.timestampMs / 1000) : String(m.timestampMs)}`;
+    const l = labelText(labels);
+    switch (this.type) {
+      case "SUMMARY": {
+        const s = m.summary ?? { quantiles: [] };
+        let out = "";
+        for (const q of s.quantiles) out += this.plain.line(withPair(l, "quantile", goFloat(q.quantile)), q.value, ts);
+        return out + this.sum.line(l, s.sum ?? 0, ts) + this.count.line(l, s.count ?? 0, ts);
+      }
+      case "HISTOGRAM":
+      case "GAUGE_HISTOGRAM": {
+        const h = m.histogram ?? { buckets: [], floatCounts: false };
+        let out = "";
+        let inf = false;
+        for (const b of h.buckets) {
+          out += this.bucket.line(withPair(l, "le", goFloat(b.upperBound)), b.count, ts);
+          if (b.upperBound === Infinity) inf = true;
+        }
+        if (!inf) out += this.bucket.line(withPair(l, "le", "+Inf"), h.count ?? 0, ts);
+        return out + this.sum.line(l, h.sum ?? 0, ts) + this.count.line(l, h.count ?? 0, ts);
+      }
+      default:
+        return this.plain.line(l, m.value ?? 0, ts);
+    }
+  }
+}
+
+function textHead(name: string, help: string | undefined, type: MetricType): string {
+  const n = nameText(name);
+  return `${help ? `# HELP ${n} ${escapeHelp(help)}\n` : ""}# TYPE ${n} ${TEXT_TYPES[type]}\n`;
 }
 
 export function renderText(families: readonly MetricFamily[]): string {
-  const out: string[] = [];
+  let out = "";
   for (const f of families) {
-    const name = nameText(f.name);
-    if (f.help) out.push(`# HELP ${name} ${escapeHelp(f.help)}\n`);
-    out.push(`# TYPE ${name} ${TEXT_TYPES[f.type]}\n`);
-    for (const m of f.metrics) writeMetric(out, f, m, f.name, false);
+    out += textHead(f.name, f.help, f.type);
+    const w = new TextMetrics(f.name, f.type, false);
+    for (const m of f.metrics) out += w.text(m.labels, m);
   }
-  return out.join("");
+  return out;
 }
 
 // ---- OpenMetrics 1.0 ----
 
-function formatSeconds(ms: number): string {
-  return String(ms / 1000);
+/** Whether a counter's metric may be served as an OpenMetrics counter (which cannot be negative or NaN). */
+export function servableCounter(m: Metric): boolean {
+  return (m.value ?? 0) >= 0;
 }
 
 /**
  * OpenMetrics names a counter's samples <family>_total. A pushed counter whose name does not
  * end in _total is written as `unknown`, so that a scraper stores the very series the text
  * format gives (the reference serves text: the same PromQL must see the same names).
+ * `names` are the names of every family served; `servable` whether every metric of the family
+ * is a servableCounter().
  */
-export function renderOpenMetrics(families: readonly MetricFamily[]): string {
-  const names = new Set(families.map((f) => f.name));
-  const out: string[] = [];
-  for (const f of families) {
-    let family = f.name;
-    let type: string;
-    switch (f.type) {
-      case "COUNTER":
-        // OpenMetrics counters must not be negative or NaN: such a push is served as unknown
-        // rather than making the whole scrape unreadable.
-        if (f.name.endsWith("_total") && !names.has(f.name.slice(0, -6)) && f.metrics.every((m) => (m.value ?? 0) >= 0)) {
-          family = f.name.slice(0, -6);
-          type = "counter";
-        } else type = "unknown";
-        break;
-      case "GAUGE":
-        type = "gauge";
-        break;
-      case "SUMMARY":
-        type = "summary";
-        break;
-      case "HISTOGRAM":
-        type = "histogram";
-        break;
-      case "GAUGE_HISTOGRAM":
-        type = "gaugehistogram";
-        break;
-      default:
-        type = "unknown";
-    }
-    out.push(`# TYPE ${nameText(family)} ${type}\n`);
-    if (f.help) out.push(`# HELP ${nameText(family)} ${escapeLabelValue(f.help)}\n`);
-    for (const m of f.metrics) writeMetric(out, f, m, f.name, true);
-  }
-  out.push("# EOF\n");
-  return out.join("");
-}
-
-// ---- delimited protobuf ----
-
-function pairs(labels: readonly string[]): { name: string; value: string }[] {
-  const out: { name: string; value: string }[] = [];
-  for (let i = 0; i < labels.length; i += 2) out.push({ name: labels[i], value: labels[i + 1] });
-  return out;
-}
-
-function pbMetric(f: MetricFamily, m: Metric): Record<string, unknown> {
-  const pb: Record<string, unknown> = { label: pairs(m.labels) };
-  if (m.timestampMs !== undefined) pb.timestamp_ms = m.timestampMs;
-  switch (f.type) {
+function openMetricsHead(name: string, help: string | undefined, type: MetricType, names: ReadonlySet<string>, servable: boolean): string {
+  let family = name;
+  let t: string;
+  switch (type) {
     case "COUNTER":
-      pb.counter = { value: m.value ?? 0 };
+      // Such a push is served as unknown rather than making the whole scrape unreadable.
+      if (name.endsWith("_total") && !names.has(name.slice(0, -6)) && servable) {
+        family = name.slice(0, -6);
+        t = "counter";
+      } else t = "unknown";
       break;
     case "GAUGE":
-      pb.gauge = { value: m.value ?? 0 };
+      t = "gauge";
       break;
-    case "UNTYPED":
-      pb.untyped = { value: m.value ?? 0 };
+    case "SUMMARY":
+      t = "summary";
       break;
-    case "SUMMARY": {
-      const s = m.summary ?? { quantiles: [] };
-      pb.summary = { sample_count: s.count ?? 0, sample_sum: s.sum ?? 0, quantile: s.quantiles.map((q) => ({ quantile: q.quantile, value: q.value })) };
+    case "HISTOGRAM":
+      t = "histogram";
       break;
-    }
-    default: {
-      const h = m.histogram ?? { buckets: [], floatCounts: false };
-      const count = h.count ?? 0;
-      pb.histogram = {
-        ...(h.floatCounts ? { sample_count_float: count } : { sample_count: count }),
-        sample_sum: h.sum ?? 0,
-        bucket: h.buckets.map((b) => (h.floatCounts ? { cumulative_count_float: b.count, upper_bound: b.upperBound } : { cumulative_count: b.count, upper_bound: b.upperBound })),
-      };
-    }
+    case "GAUGE_HISTOGRAM":
+      t = "gaugehistogram";
+      break;
+    default:
+      t = "unknown";
   }
-  return pb;
+  return `# TYPE ${nameText(family)} ${t}\n${help ? `# HELP ${nameText(family)} ${escapeLabelValue(help)}\n` : ""}`;
 }
 
-export function renderProtobuf(families: readonly MetricFamily[]): Buffer {
-  const chunks: Uint8Array[] = [];
+export const OPENMETRICS_EOF = "# EOF\n";
+
+export function renderOpenMetrics(families: readonly MetricFamily[]): string {
+  const names = new Set(families.map((f) => f.name));
+  let out = "";
   for (const f of families) {
-    const message = { name: f.name, ...(f.help ? { help: f.help } : {}), type: f.type, metric: f.metrics.map((m) => pbMetric(f, m)) };
-    chunks.push(MetricFamilyMessage.encodeDelimited(MetricFamilyMessage.fromObject(message)).finish());
+    out += openMetricsHead(f.name, f.help, f.type, names, f.metrics.every(servableCounter));
+    const w = new TextMetrics(f.name, f.type, true);
+    for (const m of f.metrics) out += w.text(m.labels, m);
   }
-  return Buffer.concat(chunks);
+  return out + OPENMETRICS_EOF;
+}
+
+// ---- piece by piece ----
+
+/** What a family's head depends on beyond the family itself. */
+export interface HeadContext {
+  /** OpenMetrics: the (escaped) names of every family served. */
+  names: ReadonlySet<string>;
+  /** OpenMetrics: whether every metric of the family is a servableCounter(). */
+  servable: boolean;
+  /** Protobuf: the bytes of the family's metric entries, which its length prefix counts. */
+  bodyBytes: number;
+}
+
+/** The start of a family in a format: text's HELP and TYPE lines, OpenMetrics' TYPE and HELP, protobuf's length prefix, name, help and type. */
+export function familyHead(format: BodyFormat, scheme: EscapingScheme, name: string, help: string | undefined, type: MetricType, context: HeadContext): string | Buffer {
+  const served = escapeName(name, scheme);
+  if (format === "protobuf") return protobufHead(served, help, type, context.bodyBytes);
+  if (format === "openmetrics") return openMetricsHead(served, help, type, context.names, context.servable);
+  return textHead(served, help, type);
+}
+
+/** Writes the metrics of one family (of name and type as given, names escaped by the scheme) in a format. */
+export interface MetricWriter {
+  write(m: Metric, out: ByteBuilder): void;
+}
+
+export function metricWriter(format: BodyFormat, scheme: EscapingScheme, name: string, type: MetricType): MetricWriter {
+  if (format === "protobuf") return { write: (m, out) => writeProtobufMetric(type, escapeLabels(m.labels, scheme), m, out) };
+  const w = new TextMetrics(escapeName(name, scheme), type, format === "openmetrics");
+  return { write: (m, out) => out.string(w.text(escapeLabels(m.labels, scheme), m)) };
 }

@@ -5,7 +5,11 @@ import { createHash } from "node:crypto";
 import type { InputContext } from "../../../../core/plugin.ts";
 import type { AggregateRule, AggregateRules } from "../aggregate/rules.ts";
 import type { Groups } from "../store/groups.ts";
+import { sortInSlices, type Slicer } from "../store/slices.ts";
+import { snapshot, type GroupState } from "../store/snapshot.ts";
 import type { Group } from "../store/store.ts";
+import { Chunks } from "./chunks.ts";
+import { streamBody } from "./stream-body.ts";
 
 function html(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
@@ -57,31 +61,35 @@ const PAGE_HEADERS = {
   "Cache-Control": "no-store",
 };
 
-const SEP = Buffer.from([0xff]);
-
 function time(ms: number): string {
   return ms === 0 ? "never" : new Date(ms).toISOString();
 }
 
-function groupRow(prefix: string, g: Group, rule: AggregateRule | undefined): string {
-  const labels = g.labels.map(([n, v]) => `<span class="label">${html(n)}="${html(v)}"</span>`).join(" ");
+/** What a row shows of a group: the group itself, or its state in a snapshot. */
+interface RowView {
+  readonly labels: readonly (readonly [string, string])[];
+  readonly families: Iterable<{ readonly name: string }>;
+  readonly pushTimeMs: number;
+  readonly failureTimeMs: number;
+  readonly lastPushSuccessful: boolean;
+}
+
+function groupRow(prefix: string, g: Group, v: RowView, rule: AggregateRule | undefined): string {
+  const labels = v.labels.map(([n, val]) => `<span class="label">${html(n)}="${html(val)}"</span>`).join(" ");
   const marker = rule ? ` <span class="aggregated" title="${html(rule.summary)}">aggregated by rule #${html(rule.id)}</span>` : "";
-  const families = [...g.families.keys()].sort().map((n) => `<li>${html(n)}</li>`).join("");
-  const failed = !g.lastPushSuccessful;
+  const names = Array.from(v.families, (f) => f.name).sort();
+  const families = names.map((n) => `<li>${html(n)}</li>`).join("");
+  const failed = !v.lastPushSuccessful;
   return `<tr class="group${failed ? " failed" : ""}" data-path="${html(groupPath(prefix, g))}">
 <td class="labels">${labels}${marker}</td>
-<td class="push-time">${time(g.pushTimeMs)}</td>
-<td class="failure-time">${time(g.failureTimeMs)}</td>
-<td class="families"><details><summary>${g.families.size}</summary><ul>${families}</ul></details></td>
+<td class="push-time">${time(v.pushTimeMs)}</td>
+<td class="failure-time">${time(v.failureTimeMs)}</td>
+<td class="families"><details><summary>${names.length}</summary><ul>${families}</ul></details></td>
 <td><button type="button" class="delete">Delete group</button></td>
 </tr>`;
 }
 
-export function renderStatusPage(prefix: string, groups: Iterable<Group>, nowMs = Date.now(), ruleOf: (g: Group) => AggregateRule | undefined = () => undefined): string {
-  // The reference's order: names and values joined with a byte above any UTF-8 lead byte.
-  const sortKey = (g: Group) => Buffer.concat(g.labels.flatMap(([n, v]) => [Buffer.from(n), SEP, Buffer.from(v), SEP]));
-  const sorted = [...groups].map((g) => ({ g, k: sortKey(g) })).sort((a, b) => Buffer.compare(a.k, b.k)).map((x) => x.g);
-  const rows = sorted.map((g) => groupRow(prefix, g, ruleOf(g))).join("\n");
+function pageHead(count: number, nowMs: number): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -91,17 +99,72 @@ export function renderStatusPage(prefix: string, groups: Iterable<Group>, nowMs 
 </head>
 <body>
 <h1>Pushed groups</h1>
-<p id="summary">${sorted.length} group${sorted.length === 1 ? "" : "s"}, as of ${new Date(nowMs).toISOString()}.</p>
+<p id="summary">${count} group${count === 1 ? "" : "s"}, as of ${new Date(nowMs).toISOString()}.</p>
 <table id="groups">
 <thead><tr><th>Grouping key</th><th>Last push</th><th>Last failed push</th><th>Families</th><th></th></tr></thead>
 <tbody>
-${rows}
+`;
+}
+
+const PAGE_TAIL = `
 </tbody>
 </table>
 <script>${SCRIPT}</script>
 </body>
 </html>
 `;
+
+/**
+ * The reference's order of groups: names and values joined with a byte above any UTF-8 lead
+ * byte. As a latin1 string (one character per byte) it compares in byte order with `<`.
+ */
+function sortKey(g: Group): string {
+  return Buffer.concat(g.labels.flatMap(([n, v]) => [Buffer.from(n), SEP, Buffer.from(v), SEP])).toString("latin1");
+}
+
+const SEP = Buffer.from([0xff]);
+
+export function renderStatusPage(prefix: string, groups: Iterable<Group>, nowMs = Date.now(), ruleOf: (g: Group) => AggregateRule | undefined = () => undefined): string {
+  const sorted = [...groups].map((g) => ({ g, k: sortKey(g) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.g);
+  const rows = sorted.map((g) => groupRow(prefix, g, { ...g, families: g.families.values() }, ruleOf(g))).join("\n");
+  return pageHead(sorted.length, nowMs) + rows + PAGE_TAIL;
+}
+
+/** The groups in the page's order, sorted again only when groups came or went. */
+export class GroupOrder {
+  private readonly keys = new WeakMap<Group, string>();
+  private last: readonly Group[] = [];
+
+  async sorted(groups: readonly Group[], slicer: Slicer): Promise<readonly Group[]> {
+    if (groups.length === this.last.length) {
+      const now = new Set(groups);
+      if (this.last.every((g) => now.has(g))) return this.last;
+    }
+    const keys = groups.map((g) => {
+      let k = this.keys.get(g);
+      if (k === undefined) this.keys.set(g, (k = sortKey(g)));
+      return k;
+    });
+    const ids = await sortInSlices(groups.length, (a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0), slicer);
+    this.last = Array.from(ids, (i) => groups[i]);
+    return this.last;
+  }
+}
+
+/** The page as renderStatusPage() writes it, row by row in slices, from a snapshot of the store. */
+export async function* statusPageStream(prefix: string, states: readonly GroupState[], nowMs: number, ruleOf: (g: Group) => AggregateRule | undefined, order: GroupOrder, slicer: Slicer): AsyncGenerator<Buffer> {
+  const byGroup = new Map(states.map((s) => [s.group, s]));
+  const out = new Chunks();
+  out.string(pageHead(states.length, nowMs));
+  let first = true;
+  for (const g of await order.sorted([...byGroup.keys()], slicer)) {
+    out.string((first ? "" : "\n") + groupRow(prefix, g, { ...byGroup.get(g)!, labels: g.labels }, ruleOf(g)));
+    first = false;
+    if (out.ready) yield* out.take();
+    if (slicer.due()) await slicer.pause();
+  }
+  out.string(PAGE_TAIL);
+  yield* out.end();
 }
 
 export function statusPage(o: { route_prefix: string }, input: InputContext, groups: Groups, rules: AggregateRules): void {
@@ -114,11 +177,16 @@ export function statusPage(o: { route_prefix: string }, input: InputContext, gro
       ctx.redirect(`${o.route_prefix}/`);
     }, { access: "read" });
   }
+  const order = new GroupOrder();
+  const ruleOf = (g: Group) => rules.ruleForGroup(g.labels);
   for (const path of [`${o.route_prefix}/`, `${o.route_prefix}/status`]) {
     input.http.route(["GET"], path, (ctx) => {
+      // Written in slices from a snapshot, as the scrape (see api.ts).
+      const states = snapshot(groups.store.all());
+      const nowMs = Date.now();
       ctx.type = "text/html; charset=utf-8";
       ctx.set(PAGE_HEADERS);
-      ctx.body = renderStatusPage(o.route_prefix, groups.store.all(), Date.now(), (g) => rules.ruleForGroup(g.labels));
+      streamBody(ctx, (slicer) => statusPageStream(o.route_prefix, states, nowMs, ruleOf, order, slicer), input.log);
     }, { access: "read" });
   }
 }

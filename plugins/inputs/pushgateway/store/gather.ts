@@ -1,24 +1,32 @@
 // The scrape side of the group store: every group's families merged by name and sorted as the
 // reference gathers them, ready for the exposition writers (plugins/formats/prometheus/write.ts).
-import { sortedPairs, type Metric, type MetricFamily } from "../../../formats/prometheus/model.ts";
+// gather() does it in one go; scrape-order.ts does the same piece by piece for the scrape
+// endpoint, and must give the very same order.
+import type { Metric, MetricFamily } from "../../../formats/prometheus/model.ts";
+import { markerLabels } from "./snapshot.ts";
 import { AGGREGATED, AGGREGATED_HELP, groupGaugeLabels, PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, PUSH_TIME, PUSH_TIME_HELP, type Group } from "./store.ts";
 
-function compareMetrics(a: Metric, b: Metric): number {
-  if (a.labels.length !== b.labels.length) return a.labels.length - b.labels.length;
-  for (let i = 1; i < a.labels.length; i += 2) {
-    if (a.labels[i] !== b.labels[i]) return a.labels[i] < b.labels[i] ? -1 : 1;
+/** By number of labels, then label values position by position (names are not compared), as client_golang sorts metrics. */
+export function compareLabelValues(a: readonly string[], b: readonly string[]): number {
+  if (a.length !== b.length) return a.length - b.length;
+  for (let i = 1; i < a.length; i += 2) {
+    if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
   }
+  return 0;
+}
+
+/** compareLabelValues, then the timestamp (a metric without one last). */
+export function compareMetrics(a: Metric, b: Metric): number {
+  const byLabels = compareLabelValues(a.labels, b.labels);
+  if (byLabels !== 0) return byLabels;
   if (a.timestampMs === undefined) return b.timestampMs === undefined ? 0 : 1;
   if (b.timestampMs === undefined) return -1;
   return a.timestampMs - b.timestampMs;
 }
 
-/** The group's labels and aggregate_rule (which overrides a grouping label of that name). */
-function markerLabels(labels: readonly string[], rule: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < labels.length; i += 2) if (labels[i] !== "aggregate_rule") out.push(labels[i], labels[i + 1]);
-  out.push("aggregate_rule", rule);
-  return sortedPairs(out) as string[];
+/** Families in byte order of their names, as the reference serves them. */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -54,6 +62,5 @@ export function gather(groups: Iterable<Group>, extra: readonly MetricFamily[] =
   for (const f of extra) add(f);
   const out = [...byName.values()].filter((f) => f.metrics.length > 0);
   for (const f of out) f.metrics.sort(compareMetrics);
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return out.sort((a, b) => compareNames(a.name, b.name));
 }
-
