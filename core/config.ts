@@ -117,7 +117,8 @@ function unknownKey(kind: string, key: string, known: Iterable<string>): string 
 function settingsFromTable(schema: Schema, table: Record<string, unknown>, where: string, source: Source): Settings {
   const settings = defaults(schema);
   for (const [key, raw] of Object.entries(table)) {
-    const spec = schema[key];
+    // Own keys only: a plain object's own names (constructor, toString, ...) are no options.
+    const spec = Object.hasOwn(schema, key) ? schema[key] : undefined;
     if (!spec) throw new ConfigError(`${where}: ${unknownKey("key", key, Object.keys(schema))}`);
     settings[key] = { value: parseWith(spec, raw, `${where} key "${key}"`, "toml"), source };
   }
@@ -241,7 +242,7 @@ export function loadConfig({ confDir, env, registry }: LoadOptions): AgentConfig
           sinks.push(...componentsFromTable("sinks", v, where, sinkSchemaOf, registry.sinks.keys()));
         } else if (key === "inputs") {
           inputs.push(...componentsFromTable("inputs", v, where, inputSchema, registry.inputs.keys()));
-        } else if (key in agentSections) {
+        } else if (Object.hasOwn(agentSections, key)) {
           if (!isTable(v)) throw new ConfigError(`${where}: [${key}] must be a table`);
           const schema = agentSections[key as keyof typeof agentSections] as Schema;
           const parsed = settingsFromTable(schema, v, `${where} [${key}]`, { kind: "file", file: where });

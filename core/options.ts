@@ -117,11 +117,12 @@ function integer(o: Base<number> & { min?: number; max?: number }): OptionSpec<n
     default: o.default,
     description: o.description,
     fromToml: withCheck((v: unknown) => {
-      if (typeof v !== "number" || !Number.isInteger(v)) throw new ConfigError(`expected an integer, got ${typeName(v)} ${JSON.stringify(v)}`);
+      // Beyond 2^53 a number is no integer TOML can write back (check-config and the samples print it).
+      if (typeof v !== "number" || !Number.isSafeInteger(v)) throw new ConfigError(`expected an integer (at most ${Number.MAX_SAFE_INTEGER} in size), got ${typeName(v)} ${JSON.stringify(v)}`);
       return v;
     }, check),
     fromEnv: withCheck((t: string) => {
-      if (!/^\s*[+-]?\d+\s*$/.test(t)) throw new ConfigError(`expected an integer, got "${t}"`);
+      if (!/^\s*[+-]?\d+\s*$/.test(t) || !Number.isSafeInteger(Number(t))) throw new ConfigError(`expected an integer (at most ${Number.MAX_SAFE_INTEGER} in size), got "${t}"`);
       return Number(t);
     }, check),
     toToml: (v) => String(v),

@@ -6,7 +6,7 @@
 //   dots          "." -> "_dot_", "_" -> "__", any other such character -> "__"
 //   values        "U__" + the name with "_" doubled and each such character as "_<hex>_"
 // Legacy names are served unchanged under every scheme.
-import { METRIC_NAME } from "./model.ts";
+import { LABEL_NAME, METRIC_NAME } from "./model.ts";
 
 export const ESCAPING_SCHEMES = ["allow-utf-8", "underscores", "dots", "values"] as const;
 export type EscapingScheme = (typeof ESCAPING_SCHEMES)[number];
@@ -18,9 +18,9 @@ export function isEscapingScheme(s: string): s is EscapingScheme {
   return (ESCAPING_SCHEMES as readonly string[]).includes(s);
 }
 
-/** Go's rule for one rune at byte offset i of a name: the legacy characters, digits not first. */
-function legacyRune(cp: number, i: number): boolean {
-  return (cp >= 97 && cp <= 122) || (cp >= 65 && cp <= 90) || cp === 95 || cp === 58 || (cp >= 48 && cp <= 57 && i > 0);
+/** Go's rule for one rune at byte offset i of a name: the legacy characters, digits not first; ":" in metric names only. */
+function legacyRune(cp: number, i: number, label = false): boolean {
+  return (cp >= 97 && cp <= 122) || (cp >= 65 && cp <= 90) || cp === 95 || (cp === 58 && !label) || (cp >= 48 && cp <= 57 && i > 0);
 }
 
 /** Byte offsets, as Go's `for i, r := range s` gives them: only "first or not" matters here. */
@@ -42,20 +42,20 @@ const cache = new Map<string, string>();
 
 /**
  * A name as a scrape escaped with `scheme` serves it (prometheus/common's EscapeMetricFamily):
- * a legacy name is left as it is under every scheme. The same rule serves metric and label
- * names (":" passes in label names too, as there).
+ * a legacy name is left as it is under every scheme. A label name may not hold ":" (no text
+ * parser reads one bare), so `label` escapes it where prometheus/common would let it through.
  */
-export function escapeName(name: string, scheme: EscapingScheme): string {
-  if (name === "" || scheme === "allow-utf-8" || METRIC_NAME.test(name)) return name;
-  const key = scheme + "\u0000" + name;
+export function escapeName(name: string, scheme: EscapingScheme, label = false): string {
+  if (name === "" || scheme === "allow-utf-8" || (label ? LABEL_NAME : METRIC_NAME).test(name)) return name;
+  const key = scheme + (label ? "\u0001" : "\u0000") + name;
   const known = cache.get(key);
   if (known !== undefined) return known;
   let out = scheme === "values" ? "U__" : "";
   for (const [cp, i] of runes(name)) {
-    if (scheme === "underscores") out += legacyRune(cp, i) ? String.fromCodePoint(cp) : "_";
+    if (scheme === "underscores") out += legacyRune(cp, i, label) ? String.fromCodePoint(cp) : "_";
     else if (cp === 95) out += "__";
-    else if (scheme === "dots") out += cp === 46 ? "_dot_" : legacyRune(cp, i) ? String.fromCodePoint(cp) : "__";
-    else if (legacyRune(cp, i)) out += String.fromCodePoint(cp);
+    else if (scheme === "dots") out += cp === 46 ? "_dot_" : legacyRune(cp, i, label) ? String.fromCodePoint(cp) : "__";
+    else if (legacyRune(cp, i, label)) out += String.fromCodePoint(cp);
     else out += validRune(cp) ? `_${cp.toString(16)}_` : "_FFFD_";
   }
   if (cache.size >= 10_000) cache.clear();

@@ -90,7 +90,9 @@ export function formatGoFloat(v: number): string {
   return neg ? "-" + out : out;
 }
 
-const DECIMAL_FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+// One way to split the digits around the dot: "\d+\.?\d*" let a long run of digits that fails
+// at its end be tried at every split point, quadratic in its length (seconds for a 64 KiB token).
+const DECIMAL_FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const SPECIAL_FLOAT = /^(?:[+-]?inf(?:inity)?|nan)$/i;
 
 /** Parses a float the way Go's strconv.ParseFloat does (no hex, no underscores); NaN-safe undefined on error. */

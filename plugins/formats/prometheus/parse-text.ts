@@ -11,6 +11,20 @@ import { goQuote, goQuoteByte, goQuoteBytes, parseGoFloat } from "./goformat.ts"
 import { hasLimits, LimitCheck, type BodyLimits } from "./limits.ts";
 import { copyLabels, isHistogramType, isLabelName, isMetricName, TextParseError, timestampProblem, type Metric, type MetricFamily, type MetricType, type NameValidation, type ParseOptions } from "./model.ts";
 
+/**
+ * Tokens quoted in error messages, as Go quotes them, cut after MAX_QUOTED bytes: a 1 MiB bad
+ * value would otherwise make a 1 MiB answer and log line, and quoting it costs the event loop.
+ */
+const MAX_QUOTED = 256;
+
+function quoteBytes(b: Uint8Array, start = 0, end = b.length): string {
+  return end - start > MAX_QUOTED ? goQuoteBytes(b, start, start + MAX_QUOTED) + "..." : goQuoteBytes(b, start, end);
+}
+
+function quote(s: string): string {
+  return s.length > MAX_QUOTED ? goQuote(s.slice(0, MAX_QUOTED)) + "..." : goQuote(s);
+}
+
 const NL = 10, SP = 32, TAB = 9, HASH = 35, QUOTE = 34, BSL = 92, LBRACE = 123, RBRACE = 125, COMMA = 44, EQ = 61;
 
 // Byte classes. A '"' may start or continue a name: it opens a quoted (UTF-8) name.
@@ -342,7 +356,7 @@ class TextParser {
           break;
         }
       } else if (c === NL) {
-        this.fail(`${metric ? "metric" : "label"} name ${goQuoteBytes(Uint8Array.from(bytes))} contains unescaped new-line`);
+        this.fail(`${metric ? "metric" : "label"} name ${quoteBytes(Uint8Array.from(bytes))} contains unescaped new-line`);
       } else if (c === BSL) {
         escaped = true;
       } else {
@@ -367,7 +381,7 @@ class TextParser {
 
   /** %q of the last quoted token when `name` is that token, else of `name`. */
   private quotedToken(name: string): string {
-    return this.tokenQuoted && this.token === name && this.tokenBytes ? goQuoteBytes(this.tokenBytes) : goQuote(name);
+    return this.tokenQuoted && this.token === name && this.tokenBytes ? quoteBytes(this.tokenBytes) : quote(name);
   }
 
   /**
@@ -445,14 +459,14 @@ class TextParser {
     i = this.skipBlanks(i);
     if (i >= this.end) return;
     if (help) {
-      if (st.family.help !== undefined) this.fail(`second HELP line for metric name ${goQuote(st.family.name)}`);
+      if (st.family.help !== undefined) this.fail(`second HELP line for metric name ${quote(st.family.name)}`);
       st.family.help = this.readHelp(i);
       if (this.eof) this.unexpectedEnd();
     } else {
-      if (st.type !== undefined) this.fail(`second TYPE line for metric name ${goQuote(st.family.name)}, or TYPE reported after samples`);
+      if (st.type !== undefined) this.fail(`second TYPE line for metric name ${quote(st.family.name)}, or TYPE reported after samples`);
       if (this.eof) this.unexpectedEnd();
       const type = typeAsWritten(buf, i, this.end) ?? TYPES[goToUpper(buf.toString("utf8", i, this.end))];
-      if (!type) this.fail(`unknown metric type ${goQuoteBytes(buf, i, this.end)}`);
+      if (!type) this.fail(`unknown metric type ${quoteBytes(buf, i, this.end)}`);
       st.type = type;
       st.family.type = type;
     }
@@ -525,14 +539,14 @@ class TextParser {
           i = this.readName(i, false);
           name = this.token;
           nameQuoted = this.tokenQuoted;
-          if (name === "") this.fail(`invalid label name for metric ${goQuote(st?.family.name ?? "")}`);
+          if (name === "") this.fail(`invalid label name for metric ${quote(st?.family.name ?? "")}`);
         }
         if (i < end && (buf[i] === SP || buf[i] === TAB)) i = this.skipBlanks(i);
         let c = i < end ? buf[i] : this.at(i);
         if (c !== EQ) {
           if (!braced) this.fail(`expected '=' after label name, found ${goQuoteByte(c)}`);
           if (c !== COMMA && c !== RBRACE) this.fail(`unexpected end of metric name ${goQuoteByte(c)}`);
-          if (st) this.fail(`multiple metric names for metric ${goQuote(st.family.name)}`);
+          if (st) this.fail(`multiple metric names for metric ${quote(st.family.name)}`);
           st = this.resolveFamily(name, nameQuoted);
           if (st.type === undefined) st.type = "UNTYPED";
           special = specialLabelOf(st);
@@ -547,7 +561,7 @@ class TextParser {
         const isSpecial = name === special;
         if (!isSpecial) {
           for (let k = 0; k < n; k += 2) {
-            if (labels[k] === name) this.fail(`duplicate label names for metric ${goQuote(st?.family.name ?? "")}`);
+            if (labels[k] === name) this.fail(`duplicate label names for metric ${quote(st?.family.name ?? "")}`);
           }
         }
         i++;
@@ -573,7 +587,7 @@ class TextParser {
         slot += 2;
         if (isSpecial) {
           const v = specialLabelFloat(value);
-          if (v === undefined) this.fail(`expected float as value for '${name}' label, got ${goQuote(value)}`);
+          if (v === undefined) this.fail(`expected float as value for '${name}' label, got ${quote(value)}`);
           if (name === "le") bucket = v;
           else quantile = v;
         } else {
@@ -588,7 +602,7 @@ class TextParser {
           continue;
         }
         if (c === RBRACE) break;
-        this.fail(`unexpected end of label value ${goQuote(value)}`);
+        this.fail(`unexpected end of label value ${quote(value)}`);
       }
       if (!st) this.fail("invalid metric name");
       if (nameLate) [quantile, bucket, n] = this.liftSpecialLabels(st, labels, n, quantile, bucket);
@@ -601,7 +615,7 @@ class TextParser {
     const value = readFloat(buf, i, end, this.float);
     i = this.float.end;
     if (i >= end && this.eof) this.unexpectedEnd();
-    if (value === undefined) this.fail(`expected float as value, got ${goQuoteBytes(buf, from, i)}`);
+    if (value === undefined) this.fail(`expected float as value, got ${quoteBytes(buf, from, i)}`);
     const metric = this.store(st, labels, n, value, quantile, bucket);
     if (i >= end) return;
 
@@ -611,12 +625,12 @@ class TextParser {
     while (i < end && buf[i] !== SP && buf[i] !== TAB) i++;
     if (i >= end && this.eof) this.unexpectedEnd();
     const ts = parseInt64Bytes(buf, tsFrom, i);
-    if (ts === undefined) this.fail(`expected integer as timestamp, got ${goQuoteBytes(buf, tsFrom, i)}`);
+    if (ts === undefined) this.fail(`expected integer as timestamp, got ${quoteBytes(buf, tsFrom, i)}`);
     const bad = timestampProblem(ts, buf.toString("latin1", tsFrom, i));
-    if (bad) this.fail(`${bad}, for metric ${goQuote(st.family.name)}`);
+    if (bad) this.fail(`${bad}, for metric ${quote(st.family.name)}`);
     metric.timestampMs = ts;
     if (this.eof) this.unexpectedEnd();
-    if (i < end) this.fail(`spurious string after timestamp: ${goQuoteBytes(buf, i, end)}`);
+    if (i < end) this.fail(`spurious string after timestamp: ${quoteBytes(buf, i, end)}`);
   }
 
   /**
@@ -638,10 +652,10 @@ class TextParser {
     }
     if (i >= end) {
       if (this.eof) this.unexpectedEnd();
-      this.fail(`label value ${goQuoteBytes(buf, from, i)} contains unescaped new-line`);
+      this.fail(`label value ${quoteBytes(buf, from, i)} contains unescaped new-line`);
     }
     if (buf[i] === QUOTE) {
-      if (high && !isUtf8(buf.subarray(from, i))) this.fail(`invalid label value ${goQuoteBytes(buf, from, i)}`);
+      if (high && !isUtf8(buf.subarray(from, i))) this.fail(`invalid label value ${quoteBytes(buf, from, i)}`);
       this.token = high ? buf.toString("utf8", from, i) : intern(buf, from, i, h);
       this.plain = !high;
       return i + 1;
@@ -653,7 +667,7 @@ class TextParser {
     for (;;) {
       const c = this.at(i);
       if (c === QUOTE) break;
-      if (c === NL) this.fail(`label value ${goQuoteBytes(Uint8Array.from(bytes))} contains unescaped new-line`);
+      if (c === NL) this.fail(`label value ${quoteBytes(Uint8Array.from(bytes))} contains unescaped new-line`);
       if (c === BSL) {
         const e = this.at(++i);
         bytes.push(this.unescaped(e));
@@ -663,7 +677,7 @@ class TextParser {
       i++;
     }
     const raw = Uint8Array.from(bytes);
-    if (!isUtf8(raw)) this.fail(`invalid label value ${goQuoteBytes(raw)}`);
+    if (!isUtf8(raw)) this.fail(`invalid label value ${quoteBytes(raw)}`);
     this.token = Buffer.from(raw).toString("utf8");
     return i + 1;
   }
@@ -683,7 +697,7 @@ class TextParser {
         continue;
       }
       const v = parseGoFloat(labels[k + 1]);
-      if (v === undefined) this.fail(`expected float as value for '${special}' label, got ${goQuote(labels[k + 1])}`);
+      if (v === undefined) this.fail(`expected float as value for '${special}' label, got ${quote(labels[k + 1])}`);
       if (special === "le") bucket = v;
       else quantile = v;
     }
@@ -710,12 +724,12 @@ class TextParser {
     }
     const h = metric.histogram!;
     if (this.isCount) {
-      if (value < 0) this.fail(`negative count for histogram ${goQuote(family.name)}`);
+      if (value < 0) this.fail(`negative count for histogram ${quote(family.name)}`);
       h.count = value;
     } else if (this.isSum) {
       h.sum = value;
     } else if (!Number.isNaN(bucket)) {
-      if (value < 0) this.fail(`negative bucket population for histogram ${goQuote(family.name)}`);
+      if (value < 0) this.fail(`negative bucket population for histogram ${quote(family.name)}`);
       h.buckets.push({ upperBound: bucket, count: value });
     }
     return metric;

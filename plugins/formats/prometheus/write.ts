@@ -11,7 +11,7 @@ import { ByteBuilder } from "./byte-builder.ts";
 import { escapeName, type EscapingScheme } from "./escaping.ts";
 import { formatGoFloat } from "./goformat.ts";
 import type { BodyFormat } from "./mediatypes.ts";
-import { METRIC_NAME, type Metric, type MetricFamily, type MetricType } from "./model.ts";
+import { LABEL_NAME, METRIC_NAME, type Metric, type MetricFamily, type MetricType } from "./model.ts";
 import { protobufHead, renderProtobuf, writeProtobufMetric } from "./write-protobuf.ts";
 
 export { renderProtobuf };
@@ -45,7 +45,7 @@ export function escapeLabels(labels: string[], scheme: EscapingScheme): string[]
   if (scheme === "allow-utf-8") return labels;
   let out = labels;
   for (let i = 0; i < labels.length; i += 2) {
-    const name = escapeName(labels[i], scheme);
+    const name = escapeName(labels[i], scheme, true);
     if (name === labels[i]) continue;
     if (out === labels) out = labels.slice();
     out[i] = name;
@@ -80,12 +80,17 @@ function escapeLabelValue(s: string): string {
   return s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
+/** A label name as the text formats write it: as it is when legacy (no ":"), else quoted. */
+function labelNameText(name: string): string {
+  return LABEL_NAME.test(name) ? name : `"${escapeLabelValue(name)}"`;
+}
+
 /** The label pairs as written between braces (without them). */
 function labelText(labels: readonly string[]): string {
   let out = "";
   for (let i = 0; i < labels.length; i += 2) {
     if (i > 0) out += ",";
-    out += `${nameText(labels[i])}="${escapeLabelValue(labels[i + 1])}"`;
+    out += `${labelNameText(labels[i])}="${escapeLabelValue(labels[i + 1])}"`;
   }
   return out;
 }
@@ -150,7 +155,12 @@ class TextMetrics {
       case "SUMMARY": {
         const s = m.summary ?? { quantiles: [] };
         let out = "";
-        for (const q of s.quantiles) out += this.plain.line(withPair(l, "quantile", goFloat(q.quantile)), q.value, ts);
+        for (const q of s.quantiles) {
+          // Text 0.0.4 takes any quantile (the reference does); OpenMetrics only 0..1, and one
+          // quantile outside it would make the whole exposition unreadable: left out there.
+          if (this.seconds && !(q.quantile >= 0 && q.quantile <= 1)) continue;
+          out += this.plain.line(withPair(l, "quantile", goFloat(q.quantile)), q.value, ts);
+        }
         return out + this.sum.line(l, s.sum ?? 0, ts) + this.count.line(l, s.count ?? 0, ts);
       }
       case "HISTOGRAM":
@@ -163,7 +173,11 @@ class TextMetrics {
           if (b.upperBound === Infinity) inf = true;
         }
         if (!inf) out += this.bucket.line(withPair(l, "le", "+Inf"), h.count ?? 0, ts);
-        return out + this.sum.line(l, h.sum ?? 0, ts) + this.count.line(l, h.count ?? 0, ts);
+        // OpenMetrics needs _count equal to the +Inf bucket: a push that left it out (OpenMetrics
+        // makes it optional) has it from there; text 0.0.4 writes 0, as the reference does
+        // (and a _count that differs from it, which text 0.0.4 takes, is served as it in OpenMetrics).
+        const count = this.seconds && inf ? h.buckets[h.buckets.length - 1].count : (h.count ?? 0);
+        return out + this.sum.line(l, h.sum ?? 0, ts) + this.count.line(l, count, ts);
       }
       default:
         return this.plain.line(l, m.value ?? 0, ts);
