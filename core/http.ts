@@ -98,6 +98,12 @@ export class HttpServer implements RouteRegistrar {
     metrics?: SelfMetrics,
   ) {
     this.requests = metrics && new Tally(metrics.httpRequests);
+    // Koa prints every error its handlers did not answer to stderr, stack and all: a client that
+    // resets its connection in the middle of a streamed answer is no error of the agent's.
+    this.app.on("error", (err: Error & { code?: string }) => {
+      if (err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "ERR_STREAM_PREMATURE_CLOSE") this.log.debug({ err: err.message }, "client went away during an answer");
+      else this.log.error({ err }, "error while answering a request");
+    });
     if (metrics) {
       const refused = metrics.httpRefused;
       for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
