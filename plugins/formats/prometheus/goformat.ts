@@ -58,6 +58,15 @@ export function goQuote(s: string): string {
 }
 
 /** Go's %q of a single byte (as a rune literal), e.g. '+' or '\n'. */
+/** goQuote of at most the first `max` characters (a surrogate pair is not split), "..." after a cut. */
+export function goQuoteCut(s: string, max: number): string {
+  if (s.length <= max) return goQuote(s);
+  let cut = max;
+  const c = s.charCodeAt(cut - 1);
+  if (c >= 0xd800 && c <= 0xdbff) cut--;
+  return goQuote(s.slice(0, cut)) + "...";
+}
+
 export function goQuoteByte(c: number): string {
   return "'" + escapeRune(c, 39) + "'";
 }

@@ -13,7 +13,7 @@
 import { isUtf8 } from "node:buffer";
 import { FamilyBuilder } from "./family-builder.ts";
 import { hasLimits, LimitCheck, type BodyLimits } from "./limits.ts";
-import { goQuote, goQuoteBytes, parseGoFloat } from "./goformat.ts";
+import { goQuote, goQuoteBytes, goQuoteCut, parseGoFloat } from "./goformat.ts";
 import { isLabelName, isMetricName, TextParseError, timestampProblem, type Metric, type MetricFamily, type MetricType, type NameValidation, type ParseOptions } from "./model.ts";
 
 export class OpenMetricsParseError extends TextParseError {
@@ -150,11 +150,7 @@ function labelsText(labels: string[]): string {
 
 /** Quotes a token for a message, cut short when it is long. */
 function q(s: string): string {
-  if (s.length <= 100) return goQuote(s);
-  let cut = 100;
-  const c = s.charCodeAt(cut - 1);
-  if (c >= 0xd800 && c <= 0xdbff) cut--;
-  return goQuote(s.slice(0, cut)) + "...";
+  return goQuoteCut(s, 100);
 }
 
 /** One summary or histogram metric, with what checking its samples, wherever they are in the family, needs. */

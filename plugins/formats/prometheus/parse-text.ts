@@ -7,7 +7,7 @@
 // of input ("unexpected end of input stream").
 import { isUtf8 } from "node:buffer";
 import { FamilyBuilder } from "./family-builder.ts";
-import { goQuote, goQuoteByte, goQuoteBytes, parseGoFloat } from "./goformat.ts";
+import { goQuoteByte, goQuoteBytes, goQuoteCut, parseGoFloat } from "./goformat.ts";
 import { hasLimits, LimitCheck, type BodyLimits } from "./limits.ts";
 import { copyLabels, isHistogramType, isLabelName, isMetricName, TextParseError, timestampProblem, type Metric, type MetricFamily, type MetricType, type NameValidation, type ParseOptions } from "./model.ts";
 
@@ -22,7 +22,7 @@ function quoteBytes(b: Uint8Array, start = 0, end = b.length): string {
 }
 
 function quote(s: string): string {
-  return s.length > MAX_QUOTED ? goQuote(s.slice(0, MAX_QUOTED)) + "..." : goQuote(s);
+  return goQuoteCut(s, MAX_QUOTED);
 }
 
 const NL = 10, SP = 32, TAB = 9, HASH = 35, QUOTE = 34, BSL = 92, LBRACE = 123, RBRACE = 125, COMMA = 44, EQ = 61;

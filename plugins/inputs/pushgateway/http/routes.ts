@@ -88,8 +88,7 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
 
   const metrics = new PushMetrics(input.metrics, rules.rules.map((r) => r.id));
   const countRefusal = (e: unknown, format: BodyFormat | undefined) => {
-    if (e instanceof LimitError) metrics.limited.add(1, e.limit);
-    else if (e instanceof GroupFullError) metrics.limited.add(1, e.limit);
+    if (e instanceof LimitError || e instanceof GroupFullError) metrics.limited.add(1, e.limit);
     else if (e instanceof BodyParseError && format !== undefined) metrics.parseErrors.add(1, format);
   };
   // Read once: the level is set at start, and a push should not build a log record it drops.

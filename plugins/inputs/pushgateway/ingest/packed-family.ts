@@ -19,13 +19,14 @@ export class PackedPushedFamily implements PushedFamily {
   private readonly from: number;
   private readonly to: number;
 
-  constructor(p: PackedFamily, series?: { grouping: string; keys: readonly string[] }, all = p.numbers, from = 0, to = all.length) {
+  /** `from`, `to`: where its own numbers are in `p.numbers` (a worker sends one array for all families). */
+  constructor(p: PackedFamily, series?: { grouping: string; keys: readonly string[] }, from = 0, to = p.numbers.length) {
     this.name = p.name;
     if (p.help !== undefined) this.help = p.help;
     this.type = p.type;
     this.size = p.size;
     this.shape = p.shape;
-    this.all = all;
+    this.all = p.numbers;
     this.from = from;
     this.to = to;
     if (series) this.series = series;
@@ -56,7 +57,7 @@ export function receivedFamilies(w: WireFamilies): PackedPushedFamily[] {
     const to = w.ends[i];
     const keys = w.keys[i];
     const p = { name: w.names[i], help: w.helps[i], type: w.types[i], size: w.sizes[i], shape: w.shapes[i], numbers: w.numbers };
-    out[i] = new PackedPushedFamily(p, keys ? { grouping: w.grouping, keys } : undefined, w.numbers, from, to);
+    out[i] = new PackedPushedFamily(p, keys ? { grouping: w.grouping, keys } : undefined, from, to);
     from = to;
   }
   return out;
