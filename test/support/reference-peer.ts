@@ -17,7 +17,11 @@ export interface Answer {
   headers: http.IncomingHttpHeaders;
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+// Node 20's agent honours a server's "Keep-Alive: timeout=N" hint (it drops an idle socket a
+// second before N) only when the agent has a timeout of its own; without one it keeps idle
+// sockets for ever and now and then sends a request on a socket the server is just closing
+// ("socket hang up"). Each request sets its own timeout, so this one only bounds idle sockets.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4, timeout: 60_000 });
 
 /** Sends one request to base (http://host:port) and reads the whole answer. */
 export function send(base: string, r: RefRequest, timeoutMs = 5000): Promise<Answer> {
