@@ -98,7 +98,9 @@ describe("parse workers", function () {
     parsed.forEach(({ batch, families }, i) => {
       expect(families.map((f) => f.name)).to.deep.equal([`m_${i}`]);
       const f = families[0] as PushedFamily;
-      expect(f.build(f.labelSets())[0]).to.include({ value: i, timestampMs: 1700000000000 });
+      const built = f.build(f.labelSets());
+      expect(built.more(Infinity)).to.equal(true);
+      expect(built.metrics[0]).to.include({ value: i, timestampMs: 1700000000000 });
       expect(Buffer.concat(batch.lineProtocol()).toString()).to.equal(`m,dc=eu,instance=i1,job=batch ${i}=${i} 1700000000000000000\n`);
     });
   });

@@ -8,8 +8,9 @@ import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
 import { pack } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
 import { PackedPushedFamily } from "../../plugins/inputs/pushgateway/ingest/packed-family.ts";
 import { shapeOf } from "../../plugins/inputs/pushgateway/store/label-shape.ts";
-import { pushedFamily, type PushedFamily } from "../../plugins/inputs/pushgateway/store/pushed-family.ts";
-import { canonicalGrouping, GroupStore, labelsOfKey, storedSeries } from "../../plugins/inputs/pushgateway/store/store.ts";
+import { pushedFamily, type MetricBuilder, type PushedFamily } from "../../plugins/inputs/pushgateway/store/pushed-family.ts";
+import { Slicer } from "../../plugins/inputs/pushgateway/store/slices.ts";
+import { canonicalGrouping, GroupStore, labelsOfKey, storedSeries, type StoredFamily } from "../../plugins/inputs/pushgateway/store/store.ts";
 
 const BODY = `# HELP c A counter.
 # TYPE c counter
@@ -20,6 +21,11 @@ s{quantile="0.5"} 1
 s_sum 3
 s_count 4
 `;
+
+function all(b: MetricBuilder): Metric[] {
+  expect(b.more(Infinity)).to.equal(true);
+  return b.metrics;
+}
 
 const options = { consistency_check: true, reject_timestamps: false, max_groups: 0 };
 const grouping = new Map([["job", "j"]]);
@@ -63,7 +69,7 @@ describe("pushed families", () => {
     expect(p.labelSets()).to.deep.equal([["a", "1"], ["a", "2", "b", ""]]);
     expect(p.hasTimestamps()).to.equal(true);
     expect(pushedFamily(s).hasTimestamps()).to.equal(false);
-    const built = p.build([["x", "1"], ["x", "2"]]);
+    const built = all(p.build([["x", "1"], ["x", "2"]]));
     expect(built.map((m: Metric) => [m.labels, m.value])).to.deep.equal([[["x", "1"], 1], [["x", "2"], 2]]);
     expect(c.metrics[0].labels, "the parsed metrics stay as they were").to.deep.equal(["a", "1"]);
     const other = new PackedPushedFamily(pack(c));
@@ -78,7 +84,7 @@ describe("pushed families", () => {
       expect(packed.labelSets()).to.deep.equal(objects.labelSets());
       expect(packed.hasTimestamps()).to.equal(objects.hasTimestamps());
       const labels = objects.labelSets();
-      expect(packed.build(labels)).to.deep.equal(objects.build(labels));
+      expect(all(packed.build(labels))).to.deep.equal(all(objects.build(labels)));
     }
   });
 
@@ -139,5 +145,71 @@ describe("series keys made by a parse worker", () => {
     // The same series pushed to another group that would serve them too is still refused.
     const other = pack(f);
     expect(() => store.apply({ replaceAll: true, grouping: new Map([["job", "j"], ["instance", ""]]), families: [new PackedPushedFamily(other)], timeMs: 2 })).to.throw(/collected before with the same name and label values/);
+  });
+});
+
+describe("a stored family's metrics made in parts", () => {
+  const N = 5000;
+  const rows = (f: (i: number) => string) => Array.from({ length: N }, (_, i) => f(i)).join("");
+  const text =
+    `# TYPE g gauge\n${rows((i) => `g{a="${i}",b="x"} ${i} ${1700000000000 + i}\n`)}` +
+    `# TYPE h histogram\n${rows((i) => `h_bucket{a="${i}",le="1"} ${i}\nh_bucket{a="${i}",le="+Inf"} ${i + 1}\nh_sum{a="${i}"} ${i / 2}\nh_count{a="${i}"} ${i + 1}\n`)}`;
+  const canonical = canonicalGrouping(grouping);
+
+  /** Family `name` as a group holds it when a worker sent it (keys only), and when pushed as objects. */
+  function stored(name: string): { packed: StoredFamily; objects: StoredFamily } {
+    const families = parseText(Buffer.from(text));
+    const packed = families.map((f) => new PackedPushedFamily(pack(f), { grouping: canonical.key, keys: storedSeries(f.name, f.metrics.map((m) => m.labels), canonical, 0).keys }));
+    const a = new GroupStore(options);
+    a.apply({ replaceAll: true, grouping, families: packed, timeMs: 1 });
+    const b = new GroupStore(options);
+    b.apply({ replaceAll: true, grouping, families: parseText(Buffer.from(text)), timeMs: 1 });
+    return { packed: a.get(canonical.key)!.families.get(name)!, objects: b.get(canonical.key)!.families.get(name)! };
+  }
+
+  /** A slicer whose every slice is over at once, and that counts its pauses. */
+  function pausing(): { slicer: Slicer; pauses: () => number } {
+    const slicer = new Slicer(undefined, 0);
+    let pauses = 0;
+    const pause = slicer.pause.bind(slicer);
+    slicer.pause = () => {
+      pauses++;
+      return pause();
+    };
+    return { slicer, pauses: () => pauses };
+  }
+
+  it("are the metrics made at once, whether made in slices or in parts", async () => {
+    for (const name of ["g", "h"]) {
+      const whole = stored(name).objects.family;
+      for (const [how, sf] of Object.entries(stored(name))) {
+        const { slicer, pauses } = pausing();
+        const family = await sf.familyIn(slicer);
+        expect(family, `${name} ${how}`).to.deep.equal(whole);
+        expect(pauses(), `${name} ${how}: the event loop turned while they were made`).to.be.greaterThan(N / 1024);
+        expect(sf.family, `${name} ${how}`).to.equal(family);
+      }
+      const { packed } = stored(name);
+      expect(packed.metricsUpTo(10).length, name).to.be.at.least(10).and.below(N);
+      expect(packed.metricsUpTo(3000).slice(0, 3000), name).to.deep.equal(whole.metrics.slice(0, 3000));
+      expect(packed.family, name).to.deep.equal(whole);
+      expect(packed.labels, name).to.deep.equal(whole.metrics.map((m) => m.labels));
+    }
+    const { packed } = stored("g");
+    expect(packed.labelsMade, "labels are made only when read").to.equal(undefined);
+    packed.metricsUpTo(10);
+    expect(packed.labelsMade, "labels are whole only when every metric's are made").to.equal(undefined);
+  });
+
+  it("are made once when two readers meet halfway, one in slices, one at once", async () => {
+    const { packed } = stored("g");
+    const { slicer } = pausing();
+    const slow = packed.familyIn(slicer);
+    await new Promise((r) => setImmediate(r));
+    expect(packed.familyMade, "the reader in slices is not done after one turn").to.equal(undefined);
+    expect(packed.metricsUpTo(0).length).to.be.above(0);
+    const fast = packed.family;
+    expect(await slow).to.equal(fast);
+    expect(fast.metrics.map((m) => m.labels[1])).to.deep.equal(Array.from({ length: N }, (_, i) => String(i)));
   });
 });

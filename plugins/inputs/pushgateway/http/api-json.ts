@@ -188,6 +188,8 @@ export async function* apiMetrics(states: readonly GroupState[], ruleOf: (g: Gro
   for (let i = 0; i < states.length; i++) {
     const s = states[i];
     if (i > 0) pending += ",";
+    // Families no reader has made yet are made in slices, not when groupJson reads them.
+    for (const sf of s.families) if (sf.familyMade === undefined) await sf.familyIn(slicer);
     const view: GroupView = { labels: s.group.labels, families: s.families, pushTimeMs: s.pushTimeMs, failureTimeMs: s.failureTimeMs, lastPushSuccessful: s.lastPushSuccessful };
     for (const piece of groupJson(view, ruleOf(s.group))) {
       pending += piece;

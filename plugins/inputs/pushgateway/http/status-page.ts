@@ -130,35 +130,41 @@ export function renderStatusPage(prefix: string, groups: Iterable<Group>, nowMs 
   return pageHead(sorted.length, nowMs) + rows + PAGE_TAIL;
 }
 
-/** The groups in the page's order, sorted again only when groups came or went. */
+/** A snapshot's groups in the page's order, sorted again only when groups came or went. */
 export class GroupOrder {
   private readonly keys = new WeakMap<Group, string>();
-  private last: readonly Group[] = [];
+  /** The groups of the last snapshot, in the store's order, and the page's order of them. */
+  private groups: readonly Group[] = [];
+  private order: Int32Array = new Int32Array(0);
 
-  async sorted(groups: readonly Group[], slicer: Slicer): Promise<readonly Group[]> {
-    if (groups.length === this.last.length) {
-      const now = new Set(groups);
-      if (this.last.every((g) => now.has(g))) return this.last;
+  async sorted(states: readonly GroupState[], slicer: Slicer): Promise<GroupState[]> {
+    // A snapshot lists the groups in the store's order: the same groups are at the same places.
+    let same = states.length === this.groups.length;
+    for (let i = 0; same && i < states.length; i++) same = states[i].group === this.groups[i];
+    if (!same) {
+      const keys: string[] = [];
+      for (const s of states) {
+        let k = this.keys.get(s.group);
+        if (k === undefined) this.keys.set(s.group, (k = sortKey(s.group)));
+        keys.push(k);
+        // A new group's key is some microseconds of work.
+        if (slicer.due(4)) await slicer.pause();
+      }
+      this.order = await sortInSlices(states.length, (a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0), slicer);
+      this.groups = states.map((s) => s.group);
     }
-    const keys = groups.map((g) => {
-      let k = this.keys.get(g);
-      if (k === undefined) this.keys.set(g, (k = sortKey(g)));
-      return k;
-    });
-    const ids = await sortInSlices(groups.length, (a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0), slicer);
-    this.last = Array.from(ids, (i) => groups[i]);
-    return this.last;
+    return Array.from(this.order, (i) => states[i]);
   }
 }
 
 /** The page as renderStatusPage() writes it, row by row in slices, from a snapshot of the store. */
 export async function* statusPageStream(prefix: string, states: readonly GroupState[], nowMs: number, ruleOf: (g: Group) => AggregateRule | undefined, order: GroupOrder, slicer: Slicer): AsyncGenerator<Buffer> {
-  const byGroup = new Map(states.map((s) => [s.group, s]));
   const out = new Chunks();
   out.string(pageHead(states.length, nowMs));
   let first = true;
-  for (const g of await order.sorted([...byGroup.keys()], slicer)) {
-    out.string((first ? "" : "\n") + groupRow(prefix, g, { ...byGroup.get(g)!, labels: g.labels }, ruleOf(g)));
+  for (const s of await order.sorted(states, slicer)) {
+    const view: RowView = { labels: s.group.labels, families: s.families, pushTimeMs: s.pushTimeMs, failureTimeMs: s.failureTimeMs, lastPushSuccessful: s.lastPushSuccessful };
+    out.string((first ? "" : "\n") + groupRow(prefix, s.group, view, ruleOf(s.group)));
     first = false;
     if (out.ready) yield* out.take();
     if (slicer.due()) await slicer.pause();

@@ -2,10 +2,10 @@
 // worker already joined its label sets the store's way, so a push whose series did not change
 // costs the store a string comparison, and its numbers become metric objects only when a
 // reader asks for them.
-import type { Metric, MetricType } from "../../../formats/prometheus/model.ts";
+import type { MetricType } from "../../../formats/prometheus/model.ts";
 import { labelsOfShape } from "../store/label-shape.ts";
-import type { PushedFamily } from "../store/pushed-family.ts";
-import { packedHasTimestamps, unpackMetrics, type PackedFamily, type WireFamilies } from "./packed.ts";
+import type { MetricBuilder, PushedFamily } from "../store/pushed-family.ts";
+import { PackedMetrics, packedHasTimestamps, type PackedFamily, type WireFamilies } from "./packed.ts";
 
 export class PackedPushedFamily implements PushedFamily {
   readonly name: string;
@@ -44,8 +44,8 @@ export class PackedPushedFamily implements PushedFamily {
     return packedHasTimestamps(this.numbers, this.size);
   }
 
-  build(labels: readonly (readonly string[])[]): Metric[] {
-    return unpackMetrics(this.numbers, labels);
+  build(labels: readonly (readonly string[])[]): MetricBuilder {
+    return new PackedMetrics(this.numbers, labels, this.size);
   }
 }
 

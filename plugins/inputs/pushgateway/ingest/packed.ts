@@ -7,6 +7,7 @@
 import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import type { Bucket, Metric, MetricFamily, MetricType, Quantile } from "../../../formats/prometheus/model.ts";
 import { shapeOf } from "../store/label-shape.ts";
+import type { MetricBuilder } from "../store/pushed-family.ts";
 
 /** A family as a parse worker sends it. */
 export interface PackedFamily {
@@ -113,41 +114,67 @@ export function packNumbers(metrics: readonly Metric[]): Float64Array {
   return out;
 }
 
-/** The metrics back from their numbers, each with the given labels. */
-export function unpackMetrics(numbers: Float64Array, labels: readonly (readonly string[])[]): Metric[] {
-  const out = new Array<Metric>(labels.length);
-  let at = 0;
-  for (let i = 0; i < labels.length; i++) {
-    const flags = numbers[at++];
-    const m: Metric = { labels: labels[i] as string[] };
-    if (flags & VALUE) m.value = numbers[at++];
-    if (flags & TIMESTAMP) m.timestampMs = numbers[at++];
-    if (flags & (SUMMARY | HISTOGRAM)) {
-      const count = numbers[at++];
-      const sum = numbers[at++];
-      const n = numbers[at++];
-      if (flags & SUMMARY) {
-        const quantiles: Quantile[] = new Array(n);
-        for (let k = 0; k < n; k++, at += 2) quantiles[k] = { quantile: numbers[at], value: numbers[at + 1] };
-        m.summary = { quantiles };
-        if (flags & COUNT) m.summary.count = count;
-        if (flags & SUM) m.summary.sum = sum;
-      } else {
-        const buckets: Bucket[] = new Array(n);
-        for (let k = 0; k < n; k++, at += 2) buckets[k] = { upperBound: numbers[at], count: numbers[at + 1] };
-        m.histogram = { buckets, floatCounts: (flags & FLOAT_COUNTS) !== 0 };
-        if (flags & COUNT) m.histogram.count = count;
-        if (flags & SUM) m.histogram.sum = sum;
-        if (flags & NATIVE) {
-          m.histogram.native = { schema: numbers[at], zeroThreshold: numbers[at + 1] };
-          at += 2;
+/**
+ * The metrics back from their numbers, each with the given labels, a few at a time: a family of
+ * 100,000 series is made across turns of the event loop (see MetricBuilder).
+ */
+export class PackedMetrics implements MetricBuilder {
+  // Grown rather than made at its size: a large `new Array(n)` is a slow dictionary in V8.
+  readonly metrics: Metric[] = [];
+  private at = 0;
+
+  /** `labels` may grow while the metrics are made (see PushedFamily.build); `size` is how many there are. */
+  constructor(
+    private readonly numbers: Float64Array,
+    private readonly labels: readonly (readonly string[])[],
+    private readonly size = labels.length,
+  ) {}
+
+  more(count: number): boolean {
+    const { numbers, labels, metrics } = this;
+    const end = Math.min(this.size, labels.length, metrics.length + count);
+    let at = this.at;
+    for (let i = metrics.length; i < end; i++) {
+      const flags = numbers[at++];
+      const m: Metric = { labels: labels[i] as string[] };
+      if (flags & VALUE) m.value = numbers[at++];
+      if (flags & TIMESTAMP) m.timestampMs = numbers[at++];
+      if (flags & (SUMMARY | HISTOGRAM)) {
+        const count = numbers[at++];
+        const sum = numbers[at++];
+        const n = numbers[at++];
+        if (flags & SUMMARY) {
+          const quantiles: Quantile[] = new Array(n);
+          for (let k = 0; k < n; k++, at += 2) quantiles[k] = { quantile: numbers[at], value: numbers[at + 1] };
+          m.summary = { quantiles };
+          if (flags & COUNT) m.summary.count = count;
+          if (flags & SUM) m.summary.sum = sum;
+        } else {
+          const buckets: Bucket[] = new Array(n);
+          for (let k = 0; k < n; k++, at += 2) buckets[k] = { upperBound: numbers[at], count: numbers[at + 1] };
+          m.histogram = { buckets, floatCounts: (flags & FLOAT_COUNTS) !== 0 };
+          if (flags & COUNT) m.histogram.count = count;
+          if (flags & SUM) m.histogram.sum = sum;
+          if (flags & NATIVE) {
+            m.histogram.native = { schema: numbers[at], zeroThreshold: numbers[at + 1] };
+            at += 2;
+          }
         }
       }
+      metrics.push(m);
     }
-    out[i] = m;
+    this.at = at;
+    if (metrics.length < this.size) return false;
+    if (at !== numbers.length) throw new Error(`packed family: ${numbers.length - at} numbers left over`);
+    return true;
   }
-  if (at !== numbers.length) throw new Error(`packed family: ${numbers.length - at} numbers left over`);
-  return out;
+}
+
+/** The metrics back from their numbers, each with the given labels, all at once. */
+export function unpackMetrics(numbers: Float64Array, labels: readonly (readonly string[])[]): Metric[] {
+  const b = new PackedMetrics(numbers, labels);
+  b.more(Infinity);
+  return b.metrics;
 }
 
 interface CachedShape {

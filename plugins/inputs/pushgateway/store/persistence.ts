@@ -126,8 +126,7 @@ function capture(store: GroupStore): GroupState[] {
 const METRICS_PER_PIECE = 512;
 
 function familyDoc(sf: StoredFamily, metrics: unknown[]): unknown {
-  const f = sf.family;
-  return { name: f.name, help: f.help, type: f.type, time_ms: sf.timeMs, metrics };
+  return { name: sf.name, help: sf.help, type: sf.type, time_ms: sf.timeMs, metrics };
 }
 
 function groupDoc(g: GroupState, families: unknown[]): unknown {
@@ -175,10 +174,11 @@ function* documentPieces(groups: readonly GroupState[]): Generator<string> {
     yield next(`${groupHead}[`);
     for (let fi = 0; fi < g.families.length; fi++) {
       const sf = g.families[fi];
-      const metrics = sf.family.metrics;
       const [head, tail] = j(familyDoc(sf, [0])).split("[0]");
       yield `${fi > 0 ? "," : ""}${head}[`;
-      for (let mi = 0; mi < metrics.length; mi += METRICS_PER_PIECE) {
+      for (let mi = 0; mi < sf.size; mi += METRICS_PER_PIECE) {
+        // Made a piece at a time too, when a scrape has not made them yet.
+        const metrics = sf.metricsUpTo(mi + METRICS_PER_PIECE);
         yield (mi > 0 ? "," : "") + j(metrics.slice(mi, mi + METRICS_PER_PIECE).map(writeMetric)).slice(1, -1);
       }
       yield `]${tail}`;

@@ -28,9 +28,25 @@ export interface PushedFamily {
    * the main thread); else the store makes them from labelSets().
    */
   readonly series?: { readonly grouping: string; readonly keys: readonly string[] };
-  /** The metrics, each with the labels given (the store's, one per metric in order). Asked for once at most. */
-  build(labels: readonly (readonly string[])[]): Metric[];
+  /**
+   * Makes the metrics, each with the labels given (the store's, one per metric in order). The
+   * array may grow while the metrics are made: metric i is made once labels[i] is there. Asked
+   * for once at most.
+   */
+  build(labels: readonly (readonly string[])[]): MetricBuilder;
 }
+
+/**
+ * Metrics made a few at a time: a reader that must not hold the event loop (a scrape) makes a
+ * family of 100,000 series in slices, one that may (a check, persistence) makes them all at once.
+ */
+export interface MetricBuilder {
+  /** The metrics made so far, in order. */
+  readonly metrics: Metric[];
+  /** Makes up to `count` more (no more than there are labels for); true when all are made. */
+  more(count: number): boolean;
+}
+
 
 /** A family parsed as objects (on the main thread, or restored): it only needs its shape joined. */
 class ParsedFamily implements PushedFamily {
@@ -58,8 +74,17 @@ class ParsedFamily implements PushedFamily {
     return this.metrics.some((m) => m.timestampMs !== undefined);
   }
 
-  build(labels: readonly (readonly string[])[]): Metric[] {
-    return this.metrics.map((m, i) => ({ ...m, labels: labels[i] as string[] }));
+  build(labels: readonly (readonly string[])[]): MetricBuilder {
+    const from = this.metrics;
+    const metrics: Metric[] = [];
+    return {
+      metrics,
+      more(count: number): boolean {
+        const end = Math.min(from.length, labels.length, metrics.length + count);
+        for (let i = metrics.length; i < end; i++) metrics.push({ ...from[i], labels: labels[i] as string[] });
+        return metrics.length === from.length;
+      },
+    };
   }
 }
 

@@ -80,7 +80,7 @@ export class ScrapeOrder {
       let work = 1;
       for (const sf of s.families) {
         // Its metrics are built when first read.
-        add(sf.family, sf.keys);
+        add(sf.familyMade ?? (await sf.familyIn(slicer)), sf.keys);
         work += sf.size;
       }
       if (slicer.due(work)) await slicer.pause();

@@ -74,23 +74,15 @@ export function marker(s: GroupState, rule: string): MetricFamily {
   return gauge(AGGREGATED, AGGREGATED_HELP, markerLabels(s.ownLabels, rule), 1);
 }
 
-/** Each group's last state. */
-const states = new WeakMap<Group, GroupState>();
-/** The last snapshot: groups are found at the same place in the next one, unless groups came or went. */
-let last: readonly GroupState[] = [];
-
-/** Every group, in the order given (the store's): a group whose version did not change costs a comparison. */
 export function snapshot(groups: Iterable<Group>): GroupState[] {
   const out: GroupState[] = [];
   for (const g of groups) {
-    const at = last[out.length];
-    let s = at?.group === g ? at : states.get(g);
+    let s = g.scrapeState as GroupState | undefined;
     if (!s || s.version !== g.version) {
       s = new GroupState(g, s);
-      states.set(g, s);
+      g.scrapeState = s;
     }
     out.push(s);
   }
-  last = out;
   return out;
 }

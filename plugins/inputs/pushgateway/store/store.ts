@@ -6,7 +6,8 @@
 // follows the size of the push, not the number of groups stored.
 import { LimitError } from "../../../formats/prometheus/limits.ts";
 import { sortedPairs, type Metric, type MetricFamily, type MetricType } from "../../../formats/prometheus/model.ts";
-import { pushedFamily, type PushedFamily } from "./pushed-family.ts";
+import { pushedFamily, type MetricBuilder, type PushedFamily } from "./pushed-family.ts";
+import type { Slicer } from "./slices.ts";
 
 /** The gauges the store itself keeps in every group. */
 export const PUSH_TIME = "push_time_seconds";
@@ -24,6 +25,10 @@ export const AGGREGATED_HELP = "1 for a group whose pushes are added up by an ag
  */
 export class StoredFamily {
   private built: MetricFamily | undefined;
+  /** The metrics, while a reader has made some of them only (familyIn). */
+  private making: MetricBuilder | undefined;
+  /** The labels read back from the keys so far, while a reader has made some of them only (familyIn). */
+  private labelsSoFar: string[][] | undefined;
 
   constructor(
     readonly name: string,
@@ -47,7 +52,8 @@ export class StoredFamily {
 
   /** Each metric's labels as the store keeps them. A worker sends only the keys: the labels are made when first read. */
   get labels(): readonly (readonly string[])[] {
-    return (this.stored ??= this.keys.map((k) => labelsOfKey(k, this.name.length)));
+    if (this.stored === undefined) this.labelsUpTo(this.keys.length);
+    return this.stored!;
   }
 
   /** The labels if they were made already: a successor with the same keys shares them, or makes them when it needs them. */
@@ -55,19 +61,69 @@ export class StoredFamily {
     return this.stored;
   }
 
+  /** The family if its metrics were made already. */
+  get familyMade(): MetricFamily | undefined {
+    return this.built;
+  }
+
   get family(): MetricFamily {
-    if (this.built === undefined) {
-      const metrics = this.source!.build(this.labels);
-      this.built = { name: this.name, ...(this.help !== undefined ? { help: this.help } : {}), type: this.type, metrics };
-      this.source = undefined;
+    this.metricsUpTo(Infinity);
+    return this.built!;
+  }
+
+  /**
+   * The family, its labels and metrics made in slices (see slices.ts) when they were not yet: a
+   * scrape's first read of a family of 100,000 series does not hold the event loop for all of it.
+   */
+  async familyIn(slicer: Slicer): Promise<MetricFamily> {
+    while (this.built === undefined) {
+      this.metricsUpTo((this.making?.metrics.length ?? 0) + BUILD_STEP);
+      if (this.built === undefined && slicer.due(BUILD_STEP)) await slicer.pause();
     }
     return this.built;
+  }
+
+  /**
+   * The first `count` metrics (all of them when there are fewer), made when they are not yet: a
+   * reader that works through a family in parts makes it in parts. Readers that meet halfway go
+   * on with what the other made.
+   */
+  metricsUpTo(count: number): readonly Metric[] {
+    if (this.built !== undefined) return this.built.metrics;
+    const labels = this.labelsUpTo(count);
+    // The builder keeps the labels array, which grows in place until it is whole.
+    this.making ??= this.source!.build(labels);
+    this.making.more(count - this.making.metrics.length);
+    if (this.making.metrics.length === this.keys.length) this.done(this.making.metrics);
+    return this.making?.metrics ?? this.built!.metrics;
+  }
+
+  /** The labels of the first `count` metrics made (at least), read back from the keys. */
+  private labelsUpTo(count: number): readonly (readonly string[])[] {
+    if (this.stored !== undefined) return this.stored;
+    const made = (this.labelsSoFar ??= []);
+    const end = Math.min(count, this.keys.length);
+    for (let i = made.length; i < end; i++) made.push(labelsOfKey(this.keys[i], this.name.length));
+    if (made.length === this.keys.length) {
+      this.stored = made;
+      this.labelsSoFar = undefined;
+    }
+    return made;
+  }
+
+  private done(metrics: Metric[]): void {
+    this.built = { name: this.name, ...(this.help !== undefined ? { help: this.help } : {}), type: this.type, metrics };
+    this.source = undefined;
+    this.making = undefined;
   }
 
   hasTimestamps(): boolean {
     return this.source ? this.source.hasTimestamps() : this.built!.metrics.some((m) => m.timestampMs !== undefined);
   }
 }
+
+/** Metrics made between two looks at the clock (about a microsecond each). */
+const BUILD_STEP = 256;
 
 /** A family to put back into the store (restore). */
 export interface SavedFamily {
@@ -101,6 +157,12 @@ export interface Group {
   lastPushSuccessful: boolean;
   /** Counts the group's changes (families, times, success): a reader that keeps what it made of the group (a scrape) tells by it whether to make it again. */
   version: number;
+  /**
+   * What a scrape made of the group when it last read it (snapshot.ts): kept on the group, so
+   * that it goes with it, and found without a lookup (a WeakMap of 100,000 groups costs a first
+   * scrape more than the rest of its snapshot).
+   */
+  scrapeState: object | undefined;
 }
 
 /** A push that the store refuses: answered 400 with the reference's prefix. */
@@ -602,7 +664,7 @@ export class GroupStore {
   }
 
   private create(key: string, labels: [string, string][]): Group {
-    const g: Group = { key, labels, families: new Map(), pushTimeMs: 0, failureTimeMs: 0, lastPushSuccessful: true, version: 0 };
+    const g: Group = { key, labels, families: new Map(), pushTimeMs: 0, failureTimeMs: 0, lastPushSuccessful: true, version: 0, scrapeState: undefined };
     this.groups.set(key, g);
     const set = nameSet(labels);
     this.nameSets.set(set, (this.nameSets.get(set) ?? 0) + 1);
