@@ -10,6 +10,7 @@ import type { MetricFamily } from "../../plugins/formats/prometheus/model.ts";
 import { Groups, type GroupsHooks } from "../../plugins/inputs/pushgateway/store/groups.ts";
 import { groupKey, GroupStore, InconsistentPushError, sortedGrouping } from "../../plugins/inputs/pushgateway/store/store.ts";
 import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
+import { Slicer } from "../../plugins/inputs/pushgateway/store/slices.ts";
 
 // ---- Helpers ---------------------------------------------------------------------------------
 
@@ -442,5 +443,66 @@ describe("groups", () => {
       expect(s.groups.expire(2000, 6000)).to.equal(1);
       expect(metricNames(s, { job: "a" })).to.deep.equal([]);
     });
+  });
+});
+
+describe("a push of many families, applied in slices", () => {
+  const N = 5000;
+  const body = (v: number) => Array.from({ length: N }, (_, i) => `wide_${i} ${v}\n`).join("");
+  const families = (v: number) => parseText(Buffer.from(body(v)));
+  const names = (s: Setup, labels: Labels) => [...(s.store.get(groupKey(sortedGrouping(grouping(labels))))?.families.keys() ?? [])];
+
+  it("stores what apply() stores, and readers see the group as it was until the last slice", async () => {
+    const s = setup();
+    await s.groups.push(true, grouping({ job: "w" }), parseText(Buffer.from("before 1\n")), PointBatch.fromLineProtocol([], 0));
+    const group = s.store.get(groupKey(sortedGrouping(grouping({ job: "w" }))))!;
+    const versionBefore = group.version;
+    // Every slice is over at once; at every pause, a reader looks.
+    const slicer = new Slicer(undefined, 0);
+    const pause = slicer.pause.bind(slicer);
+    let pauses = 0;
+    slicer.pause = () => {
+      pauses++;
+      expect(names(s, { job: "w" }), "a reader between slices").to.deep.equal(["before"]);
+      expect(group.version).to.equal(versionBefore);
+      return pause();
+    };
+    await s.store.applyInSlices({ replaceAll: true, grouping: grouping({ job: "w" }), families: families(1), timeMs: 1 }, slicer);
+    expect(pauses, "the event loop turned while the push was applied").to.be.greaterThan(N / 100);
+    expect(names(s, { job: "w" })).to.have.length(N);
+    const whole = new GroupStore({ consistency_check: true, reject_timestamps: false, max_groups: 0 });
+    whole.apply({ replaceAll: true, grouping: grouping({ job: "w" }), families: families(1), timeMs: 1 });
+    const [a] = [...s.store.all()];
+    const [b] = [...whole.all()];
+    expect([...a.families.values()].map((f) => f.family)).to.deep.equal([...b.families.values()].map((f) => f.family));
+    expect(s.store.seriesHeld).to.equal(whole.seriesHeld);
+  });
+
+  it("holds every other change of the store until it is done", async () => {
+    const s = setup();
+    const order: string[] = [];
+    const big = s.groups.push(true, grouping({ job: "big" }), families(1), PointBatch.fromLineProtocol([], 0)).then(() => order.push("big"));
+    expect(s.groups.settled(), "a slice is under way").to.not.equal(undefined);
+    expect(() => s.groups.delete(grouping({ job: "big" }))).to.throw(/await settled/);
+    expect(s.groups.expire(1, Date.now() + 60_000), "expiry waits for the next sweep").to.equal(0);
+    const small = s.groups.push(true, grouping({ job: "small" }), parseText(Buffer.from("s 1\n")), PointBatch.fromLineProtocol([], 0)).then(() => order.push("small"));
+    await Promise.all([big, small]);
+    expect(order).to.deep.equal(["big", "small"]);
+    expect(s.groups.settled()).to.equal(undefined);
+    expect(names(s, { job: "small" })).to.deep.equal(["s"]);
+  });
+
+  it("is refused whole, and a refused one leaves the store as it was", async () => {
+    const s = setup();
+    await s.groups.push(true, grouping({ job: "other" }), parseText(Buffer.from("# TYPE wide_4999 counter\nwide_4999 1\n")), PointBatch.fromLineProtocol([], 0));
+    const held = s.store.seriesHeld;
+    let error: unknown;
+    await s.groups.push(true, grouping({ job: "w" }), families(1), PointBatch.fromLineProtocol([], 0)).catch((e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(InconsistentPushError);
+    expect((error as Error).message).to.match(/"wide_4999".*is not a COUNTER/);
+    expect(s.store.seriesHeld).to.equal(held);
+    expect(names(s, { job: "w" }), "only the failure time of a refused first push is kept").to.deep.equal([]);
+    await s.groups.push(true, grouping({ job: "w" }), parseText(Buffer.from("ok 1\n")), PointBatch.fromLineProtocol([], 0));
+    expect(names(s, { job: "w" })).to.deep.equal(["ok"]);
   });
 });

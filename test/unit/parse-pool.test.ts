@@ -46,6 +46,22 @@ describe("parse workers", function () {
     expect(Buffer.concat(chunks).toString()).to.equal(expected);
   });
 
+  it("send the families of a large push in parts (4,096 families each), in order and whole across the parts", async () => {
+    const n = 10_000;
+    const b = Buffer.from(Array.from({ length: n }, (_, i) => `part_${i}{k="${i}"} ${i} 1700000000000\n`).join(""));
+    const objects = parseBody(b, "text");
+    const parallel = await Promise.all([pool.run(Buffer.from(b), "text", grouping, received, true), pool.run(Buffer.from(b), "text", new Map([["job", "other"]]), received, true)]);
+    for (const { families } of parallel) {
+      expect(families.map((f) => f.name)).to.deep.equal(objects.map((f) => f.name));
+      for (const i of [0, 4095, 4096, 8191, 8192, n - 1]) {
+        const f = families[i] as PushedFamily;
+        const built = f.build(f.labelSets());
+        expect(built.more(Infinity)).to.equal(true);
+        expect(built.metrics, f.name).to.deep.equal(objects[i].metrics);
+      }
+    }
+  });
+
   it("produce exactly the line protocol the main thread produces", async () => {
     const b = body();
     const expected = inline(b);

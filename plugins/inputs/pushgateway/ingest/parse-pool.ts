@@ -12,7 +12,7 @@ import { BodyParseError, type MetricFamily } from "../../../formats/prometheus/m
 import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import type { PushedFamily } from "../store/pushed-family.ts";
 import { receivedFamilies } from "./packed-family.ts";
-import type { ParseJob, ParseResult, WorkerSetup } from "./parse-worker.ts";
+import type { FamiliesPart, ParseJob, ParseResult, PartTaken, WorkerSetup } from "./parse-worker.ts";
 
 /** A push parsed: its points, and its families (still packed when a worker parsed them) when they were asked for. */
 export interface Parsed {
@@ -23,6 +23,8 @@ export interface Parsed {
 interface Pending {
   resolve(parsed: Parsed): void;
   reject(e: Error): void;
+  /** Families of the parts that came ahead of the answer. */
+  families: PushedFamily[];
 }
 
 interface Slot {
@@ -62,15 +64,26 @@ export class ParsePool {
 
   private spawn(): Slot {
     const slot: Slot = { worker: newWorker(this.setup), jobs: new Map(), online: false };
-    slot.worker.on("message", (r: ParseResult | { ready: true }) => {
+    slot.worker.on("message", (r: ParseResult | FamiliesPart | { ready: true }) => {
       if ("ready" in r) {
         slot.online = true;
         return;
       }
       const job = slot.jobs.get(r.id);
       if (!job) return;
+      if ("part" in r) {
+        for (const f of receivedFamilies(r.part)) job.families.push(f);
+        // The next part comes as a message of its own, read in a later turn of the event loop.
+        const more: PartTaken = { id: r.id, taken: true };
+        slot.worker.postMessage(more);
+        return;
+      }
       slot.jobs.delete(r.id);
-      if (r.ok) job.resolve({ batch: PointBatch.fromLineProtocol(r.lineProtocol.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)), r.size), families: r.families ? receivedFamilies(r.families) : [] });
+      if (r.ok) {
+        const families = job.families;
+        if (r.families) for (const f of receivedFamilies(r.families)) families.push(f);
+        job.resolve({ batch: PointBatch.fromLineProtocol(r.lineProtocol.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)), r.size), families });
+      }
       else job.reject(r.limit ? new LimitError(r.limit.name, r.limit.value, r.limit.detail) : r.parseError ? new BodyParseError(r.message) : new Error(r.message));
     });
     // A worker that dies fails its own pushes (500) and is replaced; the others go on. One
@@ -134,7 +147,7 @@ export class ParsePool {
     const bytes = own ? new Uint8Array(body.buffer, 0, body.byteLength) : new Uint8Array(body);
     const job: ParseJob = { id, body: bytes, format, grouping: [...grouping], receivedNs: String(receivedNs), withFamilies };
     return new Promise((resolve, reject) => {
-      slot.jobs.set(id, { resolve, reject });
+      slot.jobs.set(id, { resolve, reject, families: [] });
       slot.worker.postMessage(job, [bytes.buffer as ArrayBuffer]);
     });
   }

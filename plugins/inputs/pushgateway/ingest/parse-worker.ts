@@ -20,6 +20,18 @@ export interface ParseJob {
   withFamilies: boolean;
 }
 
+/** Families of a push sent ahead of its answer (see PART_FAMILIES). */
+export interface FamiliesPart {
+  id: number;
+  part: WireFamilies;
+}
+
+/** From the main thread: it has taken the last part of job `id`; the worker sends the next. */
+export interface PartTaken {
+  id: number;
+  taken: true;
+}
+
 export type ParseResult =
   | { id: number; ok: true; lineProtocol: Uint8Array[]; size: number; families?: WireFamilies }
   | { id: number; ok: false; parseError: boolean; message: string; limit?: { name: LimitName; value: number; detail: string } };
@@ -98,7 +110,22 @@ function wire(packed: readonly PackedFamily[], keys: readonly (string[] | undefi
   };
 }
 
-parentPort!.on("message", (job: ParseJob) => {
+/**
+ * Families per message to the main thread. Reading a message is one task there, whatever its
+ * size: 100,000 families in one message hold its event loop for a few hundred milliseconds (the
+ * objects it deserialises, and the collections they cause). A push's families go in parts, each
+ * sent when the main thread has taken the one before (see PartTaken).
+ */
+const PART_FAMILIES = 4096;
+
+/** Per job waiting for the main thread to take a part, what resumes it. */
+const waiting = new Map<number, () => void>();
+
+function taken(id: number): Promise<void> {
+  return new Promise((resolve) => waiting.set(id, resolve));
+}
+
+async function run(job: ParseJob): Promise<void> {
   let result: ParseResult;
   const transfer: ArrayBuffer[] = [];
   try {
@@ -106,7 +133,7 @@ parentPort!.on("message", (job: ParseJob) => {
     // Straight into line protocol: no point objects to make, or to collect afterwards.
     const families = parseBody(body, job.format, setup.parse);
     const { chunks, lines } = converter.lineProtocol(families, new Map(job.grouping), BigInt(job.receivedNs));
-    let sent: WireFamilies | undefined;
+    let last: WireFamilies | undefined;
     if (job.withFamilies) {
       const narrow = narrowBody(body, job.format);
       const group = job.grouping.flat().join("\u0000");
@@ -118,15 +145,34 @@ parentPort!.on("message", (job: ParseJob) => {
         keys.push(shapes.hit ? undefined : keysOf(f, canonical));
         return p;
       });
-      sent = wire(packed, keys, canonical.key);
-      transfer.push(sent.numbers.buffer as ArrayBuffer, sent.ends.buffer as ArrayBuffer);
+      // Every part but the last goes ahead; the last comes with the answer.
+      let from = 0;
+      for (; packed.length - from > PART_FAMILIES; from += PART_FAMILIES) {
+        const part = wire(packed.slice(from, from + PART_FAMILIES), keys.slice(from, from + PART_FAMILIES), canonical.key);
+        const next = taken(job.id);
+        const message: FamiliesPart = { id: job.id, part };
+        parentPort!.postMessage(message, [part.numbers.buffer as ArrayBuffer, part.ends.buffer as ArrayBuffer]);
+        await next;
+      }
+      last = wire(packed.slice(from), keys.slice(from), canonical.key);
+      transfer.push(last.numbers.buffer as ArrayBuffer, last.ends.buffer as ArrayBuffer);
     }
-    result = { id: job.id, ok: true, lineProtocol: transferable(chunks, transfer), size: lines, ...(sent ? { families: sent } : {}) };
+    result = { id: job.id, ok: true, lineProtocol: transferable(chunks, transfer), size: lines, ...(last ? { families: last } : {}) };
   } catch (e) {
     const limit = e instanceof LimitError ? { name: e.limit, value: e.value, detail: e.detail } : undefined;
     result = { id: job.id, ok: false, parseError: e instanceof BodyParseError, message: (e as Error).message, ...(limit ? { limit } : {}) };
   }
   parentPort!.postMessage(result, transfer);
+}
+
+parentPort!.on("message", (m: ParseJob | PartTaken) => {
+  if ("taken" in m) {
+    const resume = waiting.get(m.id);
+    waiting.delete(m.id);
+    resume?.();
+  } else {
+    void run(m);
+  }
 });
 
 parentPort!.postMessage(READY);

@@ -9,7 +9,8 @@ import { nowNs, type Point } from "../../../../core/point.ts";
 import type { Converter } from "../../../formats/prometheus/convert.ts";
 import type { MetricFamily } from "../../../formats/prometheus/model.ts";
 import type { PushedFamily } from "./pushed-family.ts";
-import { canonicalGrouping, type GroupStore, type Removed, type Replaced } from "./store.ts";
+import { canonicalGrouping, type Applied, type GroupStore, type Removed, type Replaced, type Write } from "./store.ts";
+import { Slicer } from "./slices.ts";
 import { MergeError, mergePush } from "../aggregate/merge.ts";
 import type { AggregateRule } from "../aggregate/rules.ts";
 
@@ -33,6 +34,9 @@ export interface Turn {
 }
 
 const NOW = Promise.resolve();
+
+/** Pushes of this many families or more are applied in slices. */
+const SLICED_WRITE_FAMILIES = 4096;
 
 /**
  * Runs tasks one after another per key, in the order they were queued. A key nobody waits
@@ -91,6 +95,8 @@ export class Groups {
   /** Per aggregated group key, the time its last merge was stamped with (kept after a delete: a group made again goes on forward). */
   private readonly lastMergeNs = new Map<string, bigint>();
   private ttlTimer: NodeJS.Timeout | undefined;
+  /** Set while a large push is applied in slices: no other change of the store may come between them. */
+  private slicedWrite: Promise<unknown> | undefined;
 
   constructor(
     readonly store: GroupStore,
@@ -113,7 +119,8 @@ export class Groups {
    * time order (Prometheus) would refuse it.
    */
   async push(replaceAll: boolean, grouping: ReadonlyMap<string, string>, families: readonly (MetricFamily | PushedFamily)[], batch: PointBatch, receivedNs: bigint = nowNs()): Promise<void> {
-    const { undo, replaced } = this.store.apply({ replaceAll, grouping, families, timeMs: Date.now() });
+    for (let busy = this.settled(); busy; busy = this.settled()) await busy;
+    const { undo, replaced } = await this.apply({ replaceAll, grouping, families, timeMs: Date.now() });
     let handedOn: Promise<void>;
     try {
       handedOn = this.input.emit(batch);
@@ -124,6 +131,7 @@ export class Groups {
     try {
       await handedOn;
     } catch (e) {
+      for (let busy = this.settled(); busy; busy = this.settled()) await busy;
       this.store.undo(undo);
       for (const d of this.store.takeDropped()) {
         this.log.warn({ group: Object.fromEntries(d.group.labels), family: d.family.name, reason: d.reason }, "a refused push could not be taken back whole: the family it replaced no longer fits beside pushes stored meanwhile and is gone");
@@ -132,6 +140,34 @@ export class Groups {
     }
     this.hooks.changed?.();
     if (replaced) this.retractReplaced(replaced, receivedNs);
+  }
+
+  /**
+   * Undefined when no push is being applied in slices, and the store may be changed at once;
+   * else a promise to await before asking again (another push may have started by then):
+   * `for (let busy = groups.settled(); busy; busy = groups.settled()) await busy;`, then change
+   * the store before awaiting anything.
+   */
+  settled(): Promise<void> | undefined {
+    if (this.slicedWrite === undefined) return undefined;
+    return (async () => {
+      while (this.slicedWrite) await this.slicedWrite;
+    })();
+  }
+
+  /**
+   * Applies a write to the store, a large one in slices (a push of 100,000 families takes
+   * hundreds of milliseconds: in one go, it would hold every other request that long).
+   */
+  private apply(w: Write): Applied | Promise<Applied> {
+    if (w.families.length < SLICED_WRITE_FAMILIES) return this.store.apply(w);
+    const run = this.store.applyInSlices(w, new Slicer());
+    const done = run.then(
+      () => (this.slicedWrite = undefined),
+      () => (this.slicedWrite = undefined),
+    );
+    this.slicedWrite = done;
+    return run;
   }
 
   /**
@@ -144,6 +180,7 @@ export class Groups {
     // The merged values are stamped when merged, never earlier than the group's last merge and
     // a millisecond after it at least (remote write carries ms): a push that waited its turn
     // must not go back in time, nor two merges share a timestamp with different values.
+    for (let busy = this.settled(); busy; busy = this.settled()) await busy;
     const last = this.lastMergeNs.get(canonical.key) ?? 0n;
     let receivedNs = nowNs();
     if (receivedNs <= last) receivedNs = last + 1_000_000n;
@@ -161,14 +198,18 @@ export class Groups {
     return batch.size;
   }
 
+  /** Call when settled() (see there). */
   delete(grouping: ReadonlyMap<string, string>): void {
+    this.assertSettled();
     const removed = this.store.delete(grouping);
     if (!removed) return;
     this.hooks.changed?.();
     this.retract([removed]);
   }
 
+  /** Call when settled() (see there). */
   wipe(): number {
+    this.assertSettled();
     const removed = this.store.wipe();
     if (removed.length > 0) this.hooks.changed?.();
     this.retract(removed);
@@ -177,6 +218,8 @@ export class Groups {
 
   /** Removes groups whose last successful push is older than ttlMs; returns how many. */
   expire(ttlMs: number, nowMs = Date.now()): number {
+    // The next sweep takes them.
+    if (this.slicedWrite) return 0;
     const old = [...this.store.olderThan(nowMs - ttlMs)];
     const removed = old.map((g) => this.store.remove(g));
     if (removed.length === 0) return 0;
@@ -185,6 +228,10 @@ export class Groups {
     this.hooks.expired?.(removed.length);
     this.retract(removed);
     return removed.length;
+  }
+
+  private assertSettled(): void {
+    if (this.slicedWrite) throw new Error("the store is changed while a push is applied in slices: await settled() first");
   }
 
   startExpiry(ttlMs: number): void {

@@ -210,6 +210,13 @@ export interface Replaced {
 }
 
 /** What applying a write needs to undo it. */
+/** What apply() did: how to take it back, and what it removed or replaced. */
+export interface Applied {
+  readonly undo: Undo;
+  readonly removed: Removed | undefined;
+  readonly replaced: Replaced | undefined;
+}
+
 export interface Undo {
   readonly group: Group;
   readonly created: boolean;
@@ -473,50 +480,86 @@ export class GroupStore {
    * Checks a write against the store and applies it, or throws InconsistentPushError and
    * changes nothing but the failure time of the group, if it exists.
    */
-  apply(w: Write): { undo: Undo; removed: Removed | undefined; replaced: Replaced | undefined } {
+  apply(w: Write): Applied {
+    const steps = this.applying(w);
+    for (let s = steps.next(); ; s = steps.next()) if (s.done) return s.value;
+  }
+
+  /**
+   * apply() in slices (see slices.ts), for a write too large for one turn of the event loop (a
+   * push of 100,000 families). The caller sees to it that no other change of the store comes
+   * between its slices (Groups does). Readers see the store as it was until the last slice,
+   * which puts the group's new families in place at once.
+   */
+  async applyInSlices(w: Write, slicer: Slicer): Promise<Applied> {
+    const steps = this.applying(w);
+    for (let s = steps.next(); ; s = steps.next()) {
+      if (s.done) return s.value;
+      if (slicer.due(s.value)) await slicer.pause();
+    }
+  }
+
+  /** apply() as steps: each yields the work it did (in families or series, about a microsecond each). */
+  private *applying(w: Write): Generator<number, Applied> {
     const canonical = canonicalGrouping(w.grouping);
     const { labels: grouping, key } = canonical;
     const existing = this.groups.get(key);
-    const prepared = w.families.map((f) => prepare(pushedFamily(f), canonical, w.timeMs, this.o.label_limit ?? 0, existing?.families.get(f.name)));
+    const prepared: Prepared[] = [];
+    for (const f of w.families) {
+      prepared.push(prepare(pushedFamily(f), canonical, w.timeMs, this.o.label_limit ?? 0, existing?.families.get(f.name)));
+      yield 1;
+    }
     try {
       if (!existing && this.o.max_groups > 0 && this.groups.size >= this.o.max_groups) {
         throw new GroupFullError("max_groups", `the store holds max_groups (${this.o.max_groups}) groups; delete groups or raise max_groups`);
       }
       if (this.o.max_series) this.checkSeries(existing, prepared, w.replaceAll, this.o.max_series);
-      this.check(existing, grouping, prepared, w.replaceAll);
+      yield* this.checking(existing, grouping, prepared, w.replaceAll);
     } catch (e) {
       if (e instanceof InconsistentPushError) this.failed(existing, key, grouping, w.timeMs);
       throw e;
     }
-    const group = existing ?? this.create(key, grouping.slice());
-    // PUT starts the group's families afresh: the map it had is what undo puts back.
-    const before = w.replaceAll ? group.families : new Map(group.families);
-    const undo: Undo = { group, created: !existing, before, pushTimeMs: group.pushTimeMs, lastPushSuccessful: group.lastPushSuccessful };
+    const group = existing ?? this.newGroup(key, grouping.slice());
+    // The group's families after the write are made in a map of their own, put in place last:
+    // a reader between two steps sees the group as it was. The map it had is what undo puts back.
+    const before = group.families;
+    const families = new Map<string, StoredFamily>();
+    if (!w.replaceAll) {
+      for (const [name, sf] of before) {
+        families.set(name, sf);
+        if ((families.size & 1023) === 0) yield 1024;
+      }
+    }
     const replaced: StoredFamily[] = [];
     // A reused family's index entries stand for its successor as they are.
     const reused = new Set<StoredFamily | undefined>();
     for (const p of prepared) if (p.reuse) reused.add(p.reuse);
     if (w.replaceAll) {
-      for (const sf of group.families.values()) {
+      for (const sf of before.values()) {
         replaced.push(sf);
         if (!reused.has(sf)) this.unindex(group, sf);
+        yield 1;
       }
-      group.families = new Map();
     }
     for (const p of prepared) {
       const name = p.sf.name;
-      const old = group.families.get(name);
+      const old = families.get(name);
       if (old) {
         replaced.push(old);
         if (!reused.has(old)) this.unindex(group, old);
-        group.families.delete(name);
+        families.delete(name);
       }
       // A family without metrics (protobuf allows one) replaces its namesake but is not kept:
       // it would serve nothing, and would hold its name's type for nothing.
-      if (p.sf.size === 0) continue;
-      group.families.set(name, p.sf);
-      if (!p.reuse) this.index(group, p.sf);
+      if (p.sf.size > 0) {
+        families.set(name, p.sf);
+        if (!p.reuse) this.index(group, p.sf);
+      }
+      yield 1;
     }
+    const undo: Undo = { group, created: !existing, before, pushTimeMs: group.pushTimeMs, lastPushSuccessful: group.lastPushSuccessful };
+    if (!existing) this.register(group);
+    group.families = families;
     group.pushTimeMs = w.timeMs;
     group.lastPushSuccessful = true;
     group.version++;
@@ -664,7 +707,16 @@ export class GroupStore {
   }
 
   private create(key: string, labels: [string, string][]): Group {
-    const g: Group = { key, labels, families: new Map(), pushTimeMs: 0, failureTimeMs: 0, lastPushSuccessful: true, version: 0, scrapeState: undefined };
+    return this.register(this.newGroup(key, labels));
+  }
+
+  /** A group not yet in the store. */
+  private newGroup(key: string, labels: [string, string][]): Group {
+    return { key, labels, families: new Map(), pushTimeMs: 0, failureTimeMs: 0, lastPushSuccessful: true, version: 0, scrapeState: undefined };
+  }
+
+  private register(g: Group): Group {
+    const { key, labels } = g;
     this.groups.set(key, g);
     const set = nameSet(labels);
     this.nameSets.set(set, (this.nameSets.get(set) ?? 0) + 1);
@@ -759,6 +811,11 @@ export class GroupStore {
   }
 
   private check(g: Group | undefined, grouping: readonly [string, string][], prepared: readonly Prepared[], replaceAll: boolean): void {
+    for (const steps = this.checking(g, grouping, prepared, replaceAll); !steps.next().done; );
+  }
+
+  /** check() as steps: each yields the work it did. */
+  private *checking(g: Group | undefined, grouping: readonly [string, string][], prepared: readonly Prepared[], replaceAll: boolean): Generator<number, void> {
     if (this.o.reject_timestamps && prepared.some((p) => p.sf.hasTimestamps())) {
       throw new InconsistentPushError("pushed metrics must not have timestamps");
     }
@@ -810,7 +867,8 @@ export class GroupStore {
         if (seen.has(k)) throw new InconsistentPushError(`collected metric ${where(sf, i)} was collected before with the same name and label values`);
         seen.add(k);
       }
-      if (sf.size > 0) this.checkSuffixes(sf, g, pushed(), replaceAll);
+      if (sf.size > 0) this.checkSuffixes(sf, g, pushed, replaceAll);
+      yield 1 + (unique && !index ? 0 : keys.length / 8);
     }
   }
 
@@ -824,8 +882,9 @@ export class GroupStore {
 
   // The text format spells a summary or histogram x as x_count, x_sum (and x_bucket): no other
   // family may bear those names, in either order of arrival.
-  private checkSuffixes(f: { name: string; type: MetricType }, g: Group | undefined, pushed: ReadonlyMap<string, { type: MetricType }>, replaceAll: boolean): void {
-    const after = (name: string) => this.typeAfter(name, g, pushed, replaceAll);
+  // `pushed` is made only when a name needs it: a push of 100,000 plain gauges never does.
+  private checkSuffixes(f: { name: string; type: MetricType }, g: Group | undefined, pushed: () => ReadonlyMap<string, { type: MetricType }>, replaceAll: boolean): void {
+    const after = (name: string) => this.typeAfter(name, g, pushed(), replaceAll);
     for (const suffix of ["_count", "_sum", "_bucket"]) {
       if (!f.name.endsWith(suffix)) continue;
       const base = f.name.slice(0, -suffix.length);
