@@ -21,6 +21,8 @@ export interface AbuseOptions {
   persistWaitMaxS: number;
   /** The watcher kills an agent whose RSS passes this: the machine is shared. */
   rssCapMib: number;
+  /** CPUs the agents run on (taskset -c), none: any. */
+  agentCpus?: string;
   /** Options of the build by section, with their defaults (agent.ts knownOptions). */
   known: Map<string, Map<string, string>>;
 }
@@ -215,7 +217,7 @@ export class FindingRun {
 
   /** Starts a fresh agent (stdout sink to /dev/null unless the spec has sinks) and its watcher. */
   async agent(name: string, spec: AgentSpec = {}, home?: AgentHome): Promise<Session> {
-    const agent = await startAgent({ stdoutToNull: true, ...spec }, home);
+    const agent = await startAgent({ stdoutToNull: true, ...(this.o.agentCpus !== undefined ? { cpus: this.o.agentCpus } : {}), ...spec }, home);
     const monitor = await Monitor.start(agent.baseUrl, agent.pid, { everyMs: PROBE_EVERY_MS, rssEveryMs: 100, killAboveKb: this.o.rssCapMib * 1024 });
     const s = new Session(name, agent, monitor);
     this.sessions.push(s);

@@ -20,13 +20,15 @@ const FINDINGS: Finding[] = [finding1, finding2, finding3, finding4, finding5, f
 
 const RELEVANT = /limit|max_|timeout|persistence_interval|persistence_delay|inflight/;
 
-const HELP = `usage: npm run abuse -- [--scale 1] [--only 1,5] [--hold-s 75] [--persist-wait-s S] [--persist-wait-max-s 15] [--rss-cap-mib 3072]
+const HELP = `usage: npm run abuse -- [--scale 1] [--only 1,5] [--hold-s 75] [--persist-wait-s S] [--persist-wait-max-s 15] [--rss-cap-mib 3072] [--agent-cpus LIST]
   --scale X               multiplies the findings' sizes and counts (0.1: a tenth of the series, bytes, connections)
   --only LIST             findings to run, e.g. 1,5,12 (default: all)
   --hold-s S              longest wait for the agent to cut off hanging clients (findings 4, 5, 12; default 75)
   --persist-wait-s S      wait before finding 9's kill -9 (default: the build's persistence bound + 1 s)
   --persist-wait-max-s S  cap of that default wait (default 15)
-  --rss-cap-mib N         kill an agent whose RSS passes N MiB, so a runaway finding cannot take the machine (default 3072)`;
+  --rss-cap-mib N         kill an agent whose RSS passes N MiB, so a runaway finding cannot take the machine (default 3072)
+  --agent-cpus LIST       run the agents on these CPUs only (taskset -c LIST); run the replay itself on the others,
+                          e.g. taskset -c 1 npm run abuse -- --agent-cpus 0 (default: agents and load share every CPU)`;
 
 function options(): { o: Omit<AbuseOptions, 'known'>; only: Set<number> } {
   const { values, positive } = flags(
@@ -37,6 +39,7 @@ function options(): { o: Omit<AbuseOptions, 'known'>; only: Set<number> } {
       'persist-wait-s': undefined,
       'persist-wait-max-s': '15',
       'rss-cap-mib': '3072',
+      'agent-cpus': undefined,
     },
     HELP,
   );
@@ -49,6 +52,7 @@ function options(): { o: Omit<AbuseOptions, 'known'>; only: Set<number> } {
       persistWaitS: values['persist-wait-s'] === undefined ? undefined : positive('persist-wait-s'),
       persistWaitMaxS: positive('persist-wait-max-s'),
       rssCapMib: positive('rss-cap-mib'),
+      ...(values['agent-cpus'] !== undefined ? { agentCpus: values['agent-cpus'] } : {}),
     },
     only,
   };
@@ -81,7 +85,7 @@ async function main(): Promise<number> {
   const { o, only } = options();
   installCleanupHandlers();
   const opts: AbuseOptions = { ...o, known: knownOptions() };
-  console.log(`abuse replay of issue 14 against dist/core/cli.js, scale ${o.scale}, findings ${[...only].join(',')}`);
+  console.log(`abuse replay of issue 14 against dist/core/cli.js, scale ${o.scale}, findings ${[...only].join(',')}${o.agentCpus !== undefined ? `, agents on CPUs ${o.agentCpus}` : ''}`);
   // The defaults the checks depend on, as this build has them.
   const shown = [...opts.known.get('inputs.pushgateway') ?? [], ...opts.known.get('http') ?? []].filter(([k]) => RELEVANT.test(k));
   console.log(`build defaults: ${shown.map(([k, v]) => `${k} = ${v}`).join(', ')}`);

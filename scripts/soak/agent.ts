@@ -24,6 +24,8 @@ export interface AgentSpec {
   logLevel?: string;
   /** Extra environment, e.g. NODE_OPTIONS as the DaemonSet sets it. */
   env?: Record<string, string>;
+  /** CPUs the agent may run on (taskset -c LIST), e.g. "0": the load generator then keeps to the others. */
+  cpus?: string;
 }
 
 /** Where an agent keeps its conf and data: kept across a restart of the same agent. */
@@ -81,7 +83,10 @@ export async function startAgent(spec: AgentSpec = {}, home?: AgentHome): Promis
   const out = spec.stdoutToNull ? openSync('/dev/null', 'w') : log;
   let child: ChildProcess;
   try {
-    child = spawnTracked(process.execPath, [AGENT_CLI, 'run', '--conf-dir', confDir], {
+    // taskset execs node: the pid is the agent's.
+    const command = [process.execPath, AGENT_CLI, 'run', '--conf-dir', confDir];
+    if (spec.cpus !== undefined) command.unshift('taskset', '-c', spec.cpus);
+    child = spawnTracked(command[0], command.slice(1), {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: h.path, NODE_ENV: 'production', ...spec.env },
       stdio: ['ignore', out, log],

@@ -2,6 +2,7 @@
 // dies with the run, that probes /-/healthy and samples the agent's RSS on its own event loop.
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { setPriority } from 'node:os';
 import { spawnTracked, stop } from '../bench/proc.ts';
 import type { MonitorConfig, MonitorSnapshot } from './monitor-child.ts';
 
@@ -27,6 +28,14 @@ export class Monitor {
     const config: MonitorConfig = { url: `${baseUrl}/-/healthy`, pid, everyMs: o.everyMs, timeoutMs: o.timeoutMs ?? 10_000, rssEveryMs: o.rssEveryMs ?? 250, killAboveKb: o.killAboveKb };
     // The same node and tsx loader as this process, so the child runs from its .ts source.
     const child = spawnTracked(process.execPath, [...process.execArgv, CHILD, JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // Ahead of the load generator, where the system allows it: a probe that waits for a CPU
+    // the load generator holds measures the machine, not the agent (a kubelet does not share
+    // the agent's node budget with its clients).
+    try {
+      if (child.pid !== undefined) setPriority(child.pid, -10);
+    } catch {
+      // Not permitted (not root, no CAP_SYS_NICE): the probes run at the usual priority.
+    }
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
       child.once('exit', (code) => reject(new Error(`monitor exited (${code}) before it started`)));
