@@ -3,7 +3,10 @@ import { pino } from "pino";
 import { BodyParseError } from "../../plugins/formats/prometheus/model.ts";
 import { LineEncoder, LineWriter } from "../../core/lineprotocol.ts";
 import { Converter, type ConvertOptions } from "../../plugins/formats/prometheus/convert.ts";
+import { readdirSync, readFileSync } from "node:fs";
+import { getPriority } from "node:os";
 import { ParsePool } from "../../plugins/inputs/pushgateway/ingest/parse-pool.ts";
+import { WORKER_NICE } from "../../plugins/inputs/pushgateway/ingest/worker-priority.ts";
 import { parseBody } from "../../plugins/formats/prometheus/parse.ts";
 import type { PushedFamily } from "../../plugins/inputs/pushgateway/store/pushed-family.ts";
 
@@ -60,6 +63,16 @@ describe("parse workers", function () {
         expect(built.metrics, f.name).to.deep.equal(objects[i].metrics);
       }
     }
+  });
+
+  it("run behind the main thread: a worker thread's nice value is raised, the main thread's is not", async () => {
+    await pool.run(body(), "text", grouping, received);
+    // Field 19 of /proc/<pid>/task/<tid>/stat, counted after the command's closing parenthesis.
+    const niceOf = (tid: string) => Number(readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1].split(" ")[16]);
+    const nices = readdirSync("/proc/self/task").map((tid) => [tid, niceOf(tid)] as const);
+    const main = niceOf(String(process.pid));
+    expect(main, "the main thread keeps its priority").to.equal(getPriority());
+    expect(nices.filter(([, n]) => n === Math.max(main, WORKER_NICE)).length, JSON.stringify(nices)).to.be.at.least(1);
   });
 
   it("produce exactly the line protocol the main thread produces", async () => {

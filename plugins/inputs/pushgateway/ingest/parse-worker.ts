@@ -9,6 +9,7 @@ import { LimitError, type LimitName } from "../../../formats/prometheus/limits.t
 import type { BodyFormat } from "../../../formats/prometheus/mediatypes.ts";
 import { parseBody } from "../../../formats/prometheus/parse.ts";
 import { narrowBody, pack, ShapeCache, type PackedFamily, type WireFamilies } from "./packed.ts";
+import { runBehindMainThread } from "./worker-priority.ts";
 
 export interface ParseJob {
   id: number;
@@ -44,6 +45,8 @@ export interface WorkerSetup {
 
 /** Sent once, when the worker has loaded its code and can take jobs. */
 export const READY = { ready: true } as const;
+
+runBehindMainThread();
 
 const setup = workerData as WorkerSetup;
 const converter = new Converter(setup.convert);
