@@ -22,7 +22,9 @@ export class GroupState {
   private push: MetricFamily | undefined;
   private failure: MetricFamily | undefined;
 
-  readonly families: readonly StoredFamily[];
+  /** The group's map of families when the snapshot was taken (the store replaces it, never changes it). */
+  private readonly map: ReadonlyMap<string, StoredFamily>;
+  private list: readonly StoredFamily[] | undefined;
   readonly pushTimeMs: number;
   readonly failureTimeMs: number;
   readonly lastPushSuccessful: boolean;
@@ -33,7 +35,7 @@ export class GroupState {
     readonly group: Group,
     was: GroupState | undefined,
   ) {
-    this.families = Array.from(group.families.values());
+    this.map = group.families;
     this.pushTimeMs = group.pushTimeMs;
     this.failureTimeMs = group.failureTimeMs;
     this.lastPushSuccessful = group.lastPushSuccessful;
@@ -44,6 +46,11 @@ export class GroupState {
       if (was.pushTimeMs === this.pushTimeMs) this.push = was.push;
       if (was.failureTimeMs === this.failureTimeMs) this.failure = was.failure;
     }
+  }
+
+  /** The group's families as they were: listed when first read, in a scrape's slices rather than when the snapshot is taken. */
+  get families(): readonly StoredFamily[] {
+    return (this.list ??= Array.from(this.map.values()));
   }
 
   /** The labels of the group's own gauges: one array per group, whatever its values. */

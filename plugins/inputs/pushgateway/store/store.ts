@@ -148,7 +148,11 @@ export interface Group {
   readonly key: string;
   /** The grouping labels, job included, sorted by name. */
   readonly labels: readonly [string, string][];
-  families: Map<string, StoredFamily>;
+  /**
+   * Replaced, never changed once a reader may hold it: a change makes a new map (apply, undo and
+   * remove fill theirs before they return), so a scrape's snapshot keeps the map as it was.
+   */
+  families: ReadonlyMap<string, StoredFamily>;
   /** Last successful change (ms since the epoch). */
   pushTimeMs: number;
   /** Last refused change (ms), 0 if none. */
@@ -220,7 +224,7 @@ export interface Applied {
 export interface Undo {
   readonly group: Group;
   readonly created: boolean;
-  readonly before: Map<string, StoredFamily>;
+  readonly before: ReadonlyMap<string, StoredFamily>;
   readonly pushTimeMs: number;
   readonly lastPushSuccessful: boolean;
 }
@@ -623,7 +627,9 @@ export class GroupStore {
   undo(u: Undo): void {
     const g = u.group;
     for (const sf of g.families.values()) this.unindex(g, sf);
-    g.families.clear();
+    // Filled below in this same step; the checks read it as it fills.
+    const families = new Map<string, StoredFamily>();
+    g.families = families;
     if (u.created) {
       this.drop(g);
     } else {
@@ -637,7 +643,7 @@ export class GroupStore {
           this.dropped.push({ group: g, family: sf.family, reason: e.message });
           continue;
         }
-        g.families.set(name, sf);
+        families.set(name, sf);
         this.index(g, sf);
       }
       g.pushTimeMs = u.pushTimeMs;
@@ -661,7 +667,7 @@ export class GroupStore {
   remove(g: Group): Removed {
     const stored = [...g.families.values()];
     for (const sf of stored) this.unindex(g, sf);
-    g.families.clear();
+    g.families = new Map();
     g.version++;
     this.drop(g);
     this.changes++;
@@ -695,11 +701,13 @@ export class GroupStore {
     const prepared = families.map((saved) => prepare(pushedFamily(saved.family), canonical, saved.timeMs, 0));
     this.check(undefined, grouping, prepared, true);
     const g = this.create(key, grouping);
+    const restored = new Map<string, StoredFamily>();
     for (const { sf } of prepared) {
       if (sf.size === 0) continue;
-      g.families.set(sf.name, sf);
+      restored.set(sf.name, sf);
       this.index(g, sf);
     }
+    g.families = restored;
     g.pushTimeMs = pushTimeMs;
     g.failureTimeMs = failureTimeMs;
     g.lastPushSuccessful = lastPushSuccessful;
