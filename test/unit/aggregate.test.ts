@@ -10,7 +10,7 @@ import { parseProtobuf } from "../../plugins/formats/prometheus/parse-protobuf.t
 import { canonicalGrouping, GroupStore } from "../../plugins/inputs/pushgateway/store/store.ts";
 import { gather } from "../../plugins/inputs/pushgateway/store/gather.ts";
 import { encodeFamilies } from "../support/protobuf.ts";
-import { packNumbers, unpackMetrics } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
+import { PackedMetrics, packNumbers } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
 import { deserialize, serialize } from "../../plugins/inputs/pushgateway/store/persistence.ts";
 
 function rule(o: Partial<RuleOptions> = {}): AggregateRules {
@@ -202,7 +202,9 @@ describe("aggregate: native histograms", () => {
     const [f] = native(3, 1e-9, 4, [1, 1], 3);
     const grid = { schema: 3, zeroThreshold: 1e-9 };
     expect(f.metrics[0].histogram!.native).to.deep.equal(grid);
-    expect(unpackMetrics(packNumbers(f.metrics), [f.metrics[0].labels])[0].histogram!.native).to.deep.equal(grid);
+    const unpacked = new PackedMetrics(packNumbers(f.metrics), [f.metrics[0].labels]);
+    unpacked.more(Infinity);
+    expect(unpacked.metrics[0].histogram!.native).to.deep.equal(grid);
     const store = new GroupStore({ consistency_check: true, reject_timestamps: false, max_groups: 0 });
     store.apply({ replaceAll: false, grouping: new Map([["job", "fn-a"]]), families: [f], timeMs: 1 });
     const restored = new GroupStore({ consistency_check: true, reject_timestamps: false, max_groups: 0 });

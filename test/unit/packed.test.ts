@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Metric, MetricFamily } from "../../plugins/formats/prometheus/model.ts";
-import { narrowBody, pack, packedHasTimestamps, ShapeCache, unpackMetrics } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
+import { narrowBody, pack, packedHasTimestamps, ShapeCache, PackedMetrics } from "../../plugins/inputs/pushgateway/ingest/packed.ts";
 import { PackedPushedFamily } from "../../plugins/inputs/pushgateway/ingest/packed-family.ts";
 import { labelsOfShape, shapeOf } from "../../plugins/inputs/pushgateway/store/label-shape.ts";
 import { parseText } from "../../plugins/formats/prometheus/parse-text.ts";
@@ -26,7 +26,9 @@ function plain(metrics: readonly Metric[]): unknown {
 
 function roundTrip(f: MetricFamily): Metric[] {
   const p = pack(f);
-  return unpackMetrics(p.numbers, labelsOfShape(p.shape, p.size));
+  const made = new PackedMetrics(p.numbers, labelsOfShape(p.shape, p.size));
+  made.more(Infinity);
+  return made.metrics;
 }
 
 const EVERY_TYPE = `# TYPE c counter
@@ -125,7 +127,7 @@ describe("packed families", () => {
   it("are refused when damaged rather than read wrongly", () => {
     const p = pack(parseText(Buffer.from('m{a="1"} 1\nm{a="2"} 2\n'))[0]);
     expect(() => labelsOfShape(p.shape, 3)).to.throw(/2 label sets for 3 metrics/);
-    expect(() => unpackMetrics(p.numbers, [["a", "1"]])).to.throw(/left over/);
+    expect(() => new PackedMetrics(p.numbers, [["a", "1"]]).more(Infinity)).to.throw(/left over/);
   });
 
   it("are stored and served like the same families as objects, and reuse a group's series when pushed again", () => {

@@ -70,8 +70,7 @@ export function apiRoutes(o: ApiOptions, input: InputContext, groups: Groups, ru
   // The admin API exists only when enabled: otherwise its path is as unknown as any other.
   if (o.enable_admin_api) {
     input.http.route(["PUT"], `${p}/api/v1/admin/wipe`, async (ctx) => {
-      for (let busy = groups.settled(); busy; busy = groups.settled()) await busy;
-      const n = groups.wipe();
+      const n = await groups.whenSettled(() => groups.wipe());
       input.log.info({ groups: n }, "admin API: every group wiped");
       ctx.status = 202;
       ctx.body = "";

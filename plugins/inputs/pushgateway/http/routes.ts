@@ -167,8 +167,7 @@ export function pushRoutes(o: RouteOptions, input: InputContext, groups: Groups,
       const turn = groups.turn(target);
       try {
         if (turn.waits) await turn.ready;
-        for (let busy = groups.settled(); busy; busy = groups.settled()) await busy;
-        groups.delete(target);
+        await groups.whenSettled(() => groups.delete(target));
       } finally {
         turn.done();
       }

@@ -170,13 +170,6 @@ export class PackedMetrics implements MetricBuilder {
   }
 }
 
-/** The metrics back from their numbers, each with the given labels, all at once. */
-export function unpackMetrics(numbers: Float64Array, labels: readonly (readonly string[])[]): Metric[] {
-  const b = new PackedMetrics(numbers, labels);
-  b.more(Infinity);
-  return b.metrics;
-}
-
 interface CachedShape {
   labels: readonly (readonly string[])[];
   shape: string;

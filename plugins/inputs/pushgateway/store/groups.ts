@@ -119,8 +119,7 @@ export class Groups {
    * time order (Prometheus) would refuse it.
    */
   async push(replaceAll: boolean, grouping: ReadonlyMap<string, string>, families: readonly (MetricFamily | PushedFamily)[], batch: PointBatch, receivedNs: bigint = nowNs()): Promise<void> {
-    for (let busy = this.settled(); busy; busy = this.settled()) await busy;
-    const { undo, replaced } = await this.apply({ replaceAll, grouping, families, timeMs: Date.now() });
+    const { undo, replaced } = await this.whenSettled(() => this.apply({ replaceAll, grouping, families, timeMs: Date.now() }));
     let handedOn: Promise<void>;
     try {
       handedOn = this.input.emit(batch);
@@ -131,8 +130,7 @@ export class Groups {
     try {
       await handedOn;
     } catch (e) {
-      for (let busy = this.settled(); busy; busy = this.settled()) await busy;
-      this.store.undo(undo);
+      await this.whenSettled(() => this.store.undo(undo));
       for (const d of this.store.takeDropped()) {
         this.log.warn({ group: Object.fromEntries(d.group.labels), family: d.family.name, reason: d.reason }, "a refused push could not be taken back whole: the family it replaced no longer fits beside pushes stored meanwhile and is gone");
       }
@@ -143,11 +141,16 @@ export class Groups {
   }
 
   /**
-   * Undefined when no push is being applied in slices, and the store may be changed at once;
-   * else a promise to await before asking again (another push may have started by then):
-   * `for (let busy = groups.settled(); busy; busy = groups.settled()) await busy;`, then change
-   * the store before awaiting anything.
+   * Makes a change of the store (`change` must not await) once no push is being applied in
+   * slices: at once when none is, which is nearly always.
    */
+  async whenSettled<T>(change: () => T): Promise<Awaited<T>> {
+    // Asked again after each wait: another push may have started a sliced write meanwhile.
+    for (let busy = this.settled(); busy; busy = this.settled()) await busy;
+    return await change();
+  }
+
+  /** Undefined when no push is being applied in slices; else a promise to await before asking again. */
   settled(): Promise<void> | undefined {
     if (this.slicedWrite === undefined) return undefined;
     return (async () => {
@@ -180,17 +183,17 @@ export class Groups {
     // The merged values are stamped when merged, never earlier than the group's last merge and
     // a millisecond after it at least (remote write carries ms): a push that waited its turn
     // must not go back in time, nor two merges share a timestamp with different values.
-    for (let busy = this.settled(); busy; busy = this.settled()) await busy;
-    const last = this.lastMergeNs.get(canonical.key) ?? 0n;
-    let receivedNs = nowNs();
-    if (receivedNs <= last) receivedNs = last + 1_000_000n;
-    let merged: MetricFamily[];
-    try {
-      merged = mergePush(this.store.get(canonical.key)?.families, pushed, rule, canonical);
-    } catch (e) {
-      if (e instanceof MergeError) this.store.refused(canonical.key, Date.now());
-      throw e;
-    }
+    const { receivedNs, merged } = await this.whenSettled(() => {
+      const last = this.lastMergeNs.get(canonical.key) ?? 0n;
+      let at = nowNs();
+      if (at <= last) at = last + 1_000_000n;
+      try {
+        return { receivedNs: at, merged: mergePush(this.store.get(canonical.key)?.families, pushed, rule, canonical) };
+      } catch (e) {
+        if (e instanceof MergeError) this.store.refused(canonical.key, Date.now());
+        throw e;
+      }
+    });
     const { chunks, lines } = this.converter.lineProtocol(merged, grouping, receivedNs);
     const batch = PointBatch.fromLineProtocol(chunks, lines);
     await this.push(false, grouping, merged, batch, receivedNs);
@@ -198,7 +201,7 @@ export class Groups {
     return batch.size;
   }
 
-  /** Call when settled() (see there). */
+  /** Call through whenSettled(). */
   delete(grouping: ReadonlyMap<string, string>): void {
     this.assertSettled();
     const removed = this.store.delete(grouping);
@@ -207,7 +210,7 @@ export class Groups {
     this.retract([removed]);
   }
 
-  /** Call when settled() (see there). */
+  /** Call through whenSettled(). */
   wipe(): number {
     this.assertSettled();
     const removed = this.store.wipe();
@@ -231,7 +234,7 @@ export class Groups {
   }
 
   private assertSettled(): void {
-    if (this.slicedWrite) throw new Error("the store is changed while a push is applied in slices: await settled() first");
+    if (this.slicedWrite) throw new Error("the store is changed while a push is applied in slices: await settled() first (see whenSettled())");
   }
 
   startExpiry(ttlMs: number): void {

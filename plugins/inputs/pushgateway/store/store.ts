@@ -92,10 +92,11 @@ export class StoredFamily {
     if (this.built !== undefined) return this.built.metrics;
     const labels = this.labelsUpTo(count);
     // The builder keeps the labels array, which grows in place until it is whole.
-    this.making ??= this.source!.build(labels);
-    this.making.more(count - this.making.metrics.length);
-    if (this.making.metrics.length === this.keys.length) this.done(this.making.metrics);
-    return this.making?.metrics ?? this.built!.metrics;
+    const making = (this.making ??= this.source!.build(labels));
+    making.more(count - making.metrics.length);
+    // Made whole: the same array becomes the family's.
+    if (making.metrics.length === this.keys.length) this.done(making.metrics);
+    return making.metrics;
   }
 
   /** The labels of the first `count` metrics made (at least), read back from the keys. */
@@ -119,6 +120,14 @@ export class StoredFamily {
 
   hasTimestamps(): boolean {
     return this.source ? this.source.hasTimestamps() : this.built!.metrics.some((m) => m.timestampMs !== undefined);
+  }
+}
+
+/** Runs work written as steps (see GroupStore.applying) to its end, in one go. */
+function allSteps<T>(steps: Generator<number, T>): T {
+  for (;;) {
+    const s = steps.next();
+    if (s.done) return s.value;
   }
 }
 
@@ -213,7 +222,6 @@ export interface Replaced {
   families: StoredFamily[];
 }
 
-/** What applying a write needs to undo it. */
 /** What apply() did: how to take it back, and what it removed or replaced. */
 export interface Applied {
   readonly undo: Undo;
@@ -221,6 +229,7 @@ export interface Applied {
   readonly replaced: Replaced | undefined;
 }
 
+/** What applying a write needs to undo it. */
 export interface Undo {
   readonly group: Group;
   readonly created: boolean;
@@ -485,8 +494,7 @@ export class GroupStore {
    * changes nothing but the failure time of the group, if it exists.
    */
   apply(w: Write): Applied {
-    const steps = this.applying(w);
-    for (let s = steps.next(); ; s = steps.next()) if (s.done) return s.value;
+    return allSteps(this.applying(w));
   }
 
   /**
@@ -819,7 +827,7 @@ export class GroupStore {
   }
 
   private check(g: Group | undefined, grouping: readonly [string, string][], prepared: readonly Prepared[], replaceAll: boolean): void {
-    for (const steps = this.checking(g, grouping, prepared, replaceAll); !steps.next().done; );
+    allSteps(this.checking(g, grouping, prepared, replaceAll));
   }
 
   /** check() as steps: each yields the work it did. */
